@@ -1,0 +1,43 @@
+"""Shared fixtures for the shop's tests.
+
+The tests are collected from the repository root with ``--import-mode=importlib``,
+which does not put ``examples/shop`` on ``sys.path``; this file does, so the
+tests import the ``shop`` package exactly as ``python -m shop`` sees it.
+"""
+
+from __future__ import annotations
+
+import itertools
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+SHOP_ROOT = Path(__file__).resolve().parents[1]
+if str(SHOP_ROOT) not in sys.path:
+    sys.path.insert(0, str(SHOP_ROOT))
+
+from shop.testing import RunningShop, run_shop  # noqa: E402
+
+
+@pytest.fixture
+def shop_factory(tmp_path: Path) -> Iterator[Callable[..., RunningShop]]:
+    """Start any number of shops (each with its own database); all stop at teardown."""
+    numbers = itertools.count()
+    with ExitStack() as stack:
+
+        def start(**options: Any) -> RunningShop:
+            directory = tmp_path / f"shop-{next(numbers)}"
+            directory.mkdir()
+            return stack.enter_context(run_shop(directory, **options))
+
+        yield start
+
+
+@pytest.fixture
+def live_shop(shop_factory: Callable[..., RunningShop]) -> RunningShop:
+    """A migrated, seeded shop with no faults."""
+    return shop_factory()

@@ -1,0 +1,103 @@
+"""The CLI's client of the server's HTTP API, and how it finds the server:
+``--url``, then ``ANDON_URL``, then the URL that ``andon start`` recorded in ANDON_HOME."""
+
+from __future__ import annotations
+
+import json
+import os
+from typing import Any
+
+import httpx
+
+from andon.errors import (
+    AndonError,
+    ConflictError,
+    NotFoundError,
+    ServerUnreachableError,
+    SpecError,
+    UsageError,
+)
+from andon.settings import DEFAULT_HOST, DEFAULT_PORT, Settings
+from andon.spec import Problem
+
+DEFAULT_URL = f"http://{DEFAULT_HOST}:{DEFAULT_PORT}"
+
+
+def server_url(explicit: str | None, settings: Settings) -> str:
+    """The URL of the server this command talks to."""
+    if explicit:
+        return explicit.rstrip("/")
+    if os.environ.get("ANDON_URL"):
+        return os.environ["ANDON_URL"].rstrip("/")
+    try:
+        recorded = json.loads(settings.server_file.read_text("utf-8"))
+        return str(recorded["url"]).rstrip("/")
+    except (OSError, ValueError, KeyError, TypeError):
+        return DEFAULT_URL
+
+
+class ApiClient:
+    """Calls the API and turns its error bodies back into Andon errors."""
+
+    def __init__(self, url: str, *, timeout: float = 30.0) -> None:
+        self.url = url
+        self._http = httpx.Client(base_url=f"{url}/api/v1", timeout=timeout)
+
+    def __enter__(self) -> ApiClient:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._http.close()
+
+    def get(self, path: str) -> Any:
+        """GET ``path`` and return the decoded JSON."""
+        return self._call("GET", path)
+
+    def post(self, path: str, body: dict[str, Any]) -> Any:
+        """POST ``body`` to ``path`` and return the decoded JSON."""
+        return self._call("POST", path, json=body)
+
+    def delete(self, path: str) -> None:
+        """DELETE ``path``."""
+        self._call("DELETE", path)
+
+    def _call(self, method: str, path: str, **kwargs: Any) -> Any:
+        try:
+            response = self._http.request(method, path, **kwargs)
+        except httpx.TransportError as exc:
+            raise ServerUnreachableError(
+                f"no Andon server answers at {self.url}; 'andon start' starts one."
+            ) from exc
+        if response.status_code == 204:
+            return None
+        try:
+            data = response.json()
+        except ValueError as exc:
+            raise ServerUnreachableError(
+                f"{self.url} answered with something other than Andon's API "
+                f"(HTTP {response.status_code}); check --url or ANDON_URL."
+            ) from exc
+        if response.is_success:
+            return data
+        raise _error_from(response.status_code, data)
+
+
+def _error_from(status: int, data: Any) -> AndonError:
+    error = data.get("error", {}) if isinstance(data, dict) else {}
+    message = str(error.get("message") or f"the server answered HTTP {status}.")
+    if error.get("code") == "invalid_spec":
+        problems = [
+            Problem(p["line"], p["column"], p["path"], p["message"])
+            for p in error.get("problems", [])
+        ]
+        source = message.split(" has ", 1)[0]
+        return SpecError(problems, path=source)
+    if status == 404:
+        return NotFoundError(message)
+    if status == 409:
+        return ConflictError(message)
+    if status in {400, 422}:
+        return UsageError(message)
+    failure = AndonError(message)
+    failure.exit_code = 1
+    return failure

@@ -1,0 +1,140 @@
+"""A registered repository, read through the ``git`` command.
+
+A local repository is read in place (only committed objects, never its working tree);
+a remote one is mirrored under ``ANDON_HOME/repos`` and fetched before each read.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+from pathlib import Path
+
+from andon.errors import ConfigurationError, NotFoundError, TemporaryError, UsageError
+
+_REMOTE = re.compile(r"^([a-z][a-z0-9+.-]*://|[\w.-]+@[\w.-]+:)")
+_CREDENTIALS = re.compile(r"(://[^/@\s:]+:)[^/@\s]+@")
+GIT_TIMEOUT = 120.0
+
+
+def is_remote(source: str) -> bool:
+    """Whether ``source`` is a git URL (``https://``, ``ssh://``, ``file://``, ``git@host:``)."""
+    return bool(_REMOTE.match(source))
+
+
+class GitRepository:
+    """Committed content of one git repository."""
+
+    def __init__(self, git_dir: Path) -> None:
+        self.git_dir = git_dir
+
+    @classmethod
+    def open(cls, source: str, *, mirrors: Path, name: str) -> GitRepository:
+        """The repository behind ``source``: a local path, or a URL mirrored as ``name``."""
+        if is_remote(source):
+            mirror = mirrors / f"{name}.git"
+            if mirror.exists():
+                repo = cls(mirror)
+                repo.fetch()
+                return repo
+            mirrors.mkdir(parents=True, exist_ok=True)
+            _run(
+                ["git", "clone", "--mirror", "--quiet", source, str(mirror)],
+                what=f"cloning {_redact(source)}",
+            )
+            return cls(mirror)
+        path = Path(source)
+        if not path.is_dir():
+            raise NotFoundError(
+                f"there is no directory {source}; name a git repository's path or URL."
+            )
+        try:
+            top = _run(
+                ["git", "-C", str(path), "rev-parse", "--absolute-git-dir"],
+                what=f"reading {source}",
+            )
+        except UsageError:
+            raise NotFoundError(
+                f"{source} is not a git repository; run 'git init' and commit there, "
+                "or name another path."
+            ) from None
+        return cls(Path(top.strip()))
+
+    def fetch(self) -> None:
+        """Bring a mirror up to date with its remote."""
+        _run(
+            ["git", "--git-dir", str(self.git_dir), "fetch", "--prune", "--quiet", "origin"],
+            what="fetching the repository",
+            temporary=True,
+        )
+
+    def resolve(self, ref: str) -> str:
+        """The commit that branch (or ref) ``ref`` points at."""
+        for candidate in (f"refs/heads/{ref}", ref):
+            try:
+                out = self._git("rev-parse", "--verify", "--quiet", f"{candidate}^{{commit}}")
+            except UsageError:
+                continue
+            if out.strip():
+                return out.strip()
+        raise NotFoundError(
+            f"the repository has no branch '{ref}'; pass --trunk with the name of its trunk branch."
+        )
+
+    def read(self, commit: str, path: str) -> bytes:
+        """The content of ``path`` at ``commit``."""
+        if not self.exists(commit, path):
+            raise NotFoundError(f"there is no {path} at commit {commit[:12]}.")
+        result = subprocess.run(
+            ["git", "--git-dir", str(self.git_dir), "cat-file", "blob", f"{commit}:{path}"],
+            capture_output=True,
+            timeout=GIT_TIMEOUT,
+            check=False,
+        )
+        if result.returncode:
+            raise NotFoundError(f"there is no {path} at commit {commit[:12]}.")
+        return result.stdout
+
+    def exists(self, commit: str, path: str) -> bool:
+        """Whether ``path`` names a file at ``commit``."""
+        result = subprocess.run(
+            ["git", "--git-dir", str(self.git_dir), "cat-file", "-t", f"{commit}:{path}"],
+            capture_output=True,
+            text=True,
+            timeout=GIT_TIMEOUT,
+            check=False,
+        )
+        return result.returncode == 0 and result.stdout.strip() == "blob"
+
+    def _git(self, *args: str) -> str:
+        return _run(["git", "--git-dir", str(self.git_dir), *args], what="reading the repository")
+
+
+def _run(argv: list[str], *, what: str, temporary: bool = False) -> str:
+    """Run git; its failures become Andon errors that quote git's last line."""
+    try:
+        result = subprocess.run(
+            argv,
+            capture_output=True,
+            text=True,
+            timeout=GIT_TIMEOUT,
+            check=False,
+            env={**os.environ, "GIT_TERMINAL_PROMPT": "0"},
+        )
+    except FileNotFoundError as exc:
+        raise ConfigurationError("git is not installed; install git and try again.") from exc
+    except subprocess.TimeoutExpired as exc:
+        raise TemporaryError(f"{what} took longer than {GIT_TIMEOUT:.0f}s; try again.") from exc
+    if result.returncode:
+        lines = [line for line in result.stderr.strip().splitlines() if line.strip()]
+        reason = lines[-1] if lines else f"git exited with {result.returncode}"
+        reason = _redact(reason.removeprefix("fatal: ").rstrip("."))
+        error = TemporaryError if temporary else UsageError
+        raise error(f"{what} failed: {reason}.")
+    return result.stdout
+
+
+def _redact(text: str) -> str:
+    """Hide a password written into a URL (``https://user:secret@host``)."""
+    return _CREDENTIALS.sub(r"\1***@", text)

@@ -1,0 +1,114 @@
+"""Builds the FastAPI application: routes, JSON error bodies, request logging.
+
+Every error leaves the API as ``{"error": {"code", "message", ...}}`` with a status that
+fits it, so that clients (the CLI first) can show one line and act on the code.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI, Request, Response
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException
+
+from andon import __version__
+from andon.errors import AndonError, SpecError
+from andon.server.api import health, projects
+from andon.settings import Settings
+from andon.store import Store
+
+access_log = logging.getLogger("andon.server.access")
+error_log = logging.getLogger("andon.server")
+
+
+def create_app(settings: Settings, store: Store) -> FastAPI:
+    """The control plane's ASGI application, serving ``store``; the caller owns the store."""
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        yield
+
+    app = FastAPI(
+        title="Andon",
+        version=__version__,
+        description="Continuous delivery from a commit on trunk to customers.",
+        openapi_url="/api/v1/openapi.json",
+        docs_url="/api/v1/docs",
+        redoc_url=None,
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.store = store
+    app.state.started = time.time()
+    app.include_router(health.router, prefix="/api/v1")
+    app.include_router(projects.router, prefix="/api/v1")
+    _install_error_handlers(app)
+    app.middleware("http")(_log_request)
+    return app
+
+
+def error_body(code: str, message: str, **extra: Any) -> dict[str, Any]:
+    """The one shape of every error the API answers with."""
+    return {"error": {"code": code, "message": message, **extra}}
+
+
+def _install_error_handlers(app: FastAPI) -> None:
+    async def andon_error(_: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, AndonError)
+        extra: dict[str, Any] = {}
+        if isinstance(exc, SpecError):
+            extra["problems"] = [problem.to_dict() for problem in exc.problems]
+            extra["lines"] = exc.lines()
+        return JSONResponse(error_body(exc.code, exc.message, **extra), status_code=exc.http_status)
+
+    async def invalid_request(_: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, RequestValidationError)
+        details = [
+            {"location": ".".join(str(part) for part in error["loc"]), "message": error["msg"]}
+            for error in exc.errors()
+        ]
+        first = details[0] if details else {"location": "body", "message": "invalid"}
+        message = f"the request is invalid at {first['location']}: {first['message']}."
+        return JSONResponse(error_body("bad_request", message, details=details), status_code=422)
+
+    async def http_error(_: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, HTTPException)
+        codes = {404: "not_found", 405: "method_not_allowed"}
+        message = str(exc.detail) if exc.detail else "error"
+        if exc.status_code == 404 and message == "Not Found":
+            message = "there is no such API route; see /api/v1/openapi.json."
+        return JSONResponse(
+            error_body(codes.get(exc.status_code, "error"), message),
+            status_code=exc.status_code,
+            headers=getattr(exc, "headers", None),
+        )
+
+    async def unexpected(_: Request, exc: Exception) -> JSONResponse:
+        error_log.exception("unexpected error while serving a request", exc_info=exc)
+        return JSONResponse(
+            error_body("internal", "the server failed unexpectedly; its log has the details."),
+            status_code=500,
+        )
+
+    app.add_exception_handler(AndonError, andon_error)
+    app.add_exception_handler(RequestValidationError, invalid_request)
+    app.add_exception_handler(HTTPException, http_error)
+    app.add_exception_handler(Exception, unexpected)
+
+
+async def _log_request(
+    request: Request, call_next: Callable[[Request], Awaitable[Response]]
+) -> Response:
+    started = time.perf_counter()
+    response = await call_next(request)
+    elapsed = (time.perf_counter() - started) * 1000
+    access_log.info(
+        "%s %s %d %.1fms", request.method, request.url.path, response.status_code, elapsed
+    )
+    return response

@@ -1,0 +1,70 @@
+"""Running the control plane in the foreground: open the store, bind the port, serve.
+
+Errors that stop the start (database unreachable, port taken) surface before anything
+listens, as one-line Andon errors; ``andon server`` prints them, ``andon start`` reads
+them from the log.
+"""
+
+from __future__ import annotations
+
+import errno
+import logging
+import socket
+import sys
+
+import uvicorn
+
+from andon.errors import PortInUseError, UsageError
+from andon.server.app import create_app
+from andon.settings import Settings
+from andon.store import open_store
+
+LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+
+
+def bind(host: str, port: int) -> socket.socket:
+    """A listening socket on ``host:port``, or a one-line error naming the port."""
+    try:
+        info = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
+    except socket.gaierror as exc:
+        raise UsageError(f"cannot listen on host '{host}': {exc.strerror}.") from exc
+    sock = socket.socket(info[0], socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind(info[4])
+        sock.listen(2048)
+    except OSError as exc:
+        sock.close()
+        if exc.errno == errno.EADDRINUSE:
+            raise PortInUseError(
+                f"port {port} on {host} is already in use; stop what uses it or choose "
+                "another with --port."
+            ) from exc
+        raise UsageError(f"cannot listen on {host}:{port}: {exc.strerror}.") from exc
+    sock.set_inheritable(True)
+    return sock
+
+
+def serve(settings: Settings, host: str, port: int) -> None:
+    """Serve the API until SIGINT or SIGTERM."""
+    logging.basicConfig(level=logging.INFO, format=LOG_FORMAT, stream=sys.stderr)
+    # Health checks read the schema revision; alembic would log two lines for each.
+    logging.getLogger("alembic.runtime.migration").setLevel(logging.WARNING)
+    settings.home.mkdir(parents=True, exist_ok=True)
+    store = open_store(settings.database_url)
+    try:
+        sock = bind(host, port)
+        app = create_app(settings, store)
+        config = uvicorn.Config(
+            app, log_level="info", access_log=False, server_header=False, log_config=None
+        )
+        logging.getLogger("andon.server").info(
+            "Andon %s listening on http://%s:%d (database: %s)",
+            app.version,
+            host,
+            sock.getsockname()[1],
+            store.url,
+        )
+        uvicorn.Server(config).run(sockets=[sock])
+    finally:
+        store.close()

@@ -1,0 +1,95 @@
+"""Feature flags (``flags``) in the flagd flag-definition format, written as YAML.
+
+The section is a flagd document as it stands (``flags``, ``$evaluators``, ``metadata``),
+so that ``andon flags export`` hands flagd, or any OpenFeature tool, the same text.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Any
+
+from pydantic import Field, model_validator
+
+from andon.spec._base import SpecModel
+
+
+class FlagState(StrEnum):
+    """Whether a flag is evaluated; a disabled flag answers with reason DISABLED."""
+
+    ENABLED = "ENABLED"
+    DISABLED = "DISABLED"
+
+
+def variant_type(value: Any) -> str:
+    """The flagd type of a variant value: boolean, string, number or object."""
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, int | float):
+        return "number"
+    if isinstance(value, dict | list):
+        return "object"
+    return "null"
+
+
+# As in flagd's own schema: a flag's variants are all booleans, strings, numbers or objects.
+_ONE_TYPE: dict[str, Any] = {
+    "anyOf": [
+        {"additionalProperties": {"type": "boolean"}},
+        {"additionalProperties": {"type": "string"}},
+        {"additionalProperties": {"type": "number"}},
+        {"additionalProperties": {"type": ["object", "array"]}},
+    ]
+}
+
+
+class FlagSpec(SpecModel):
+    """One flag: its variants, the default, and rules that pick a variant per context."""
+
+    state: FlagState = FlagState.ENABLED
+    """``ENABLED`` or ``DISABLED``."""
+    variants: dict[str, Any] = Field(min_length=1, json_schema_extra=_ONE_TYPE)
+    """Named values the flag can take, all of one type (boolean, string, number, object)."""
+    default_variant: str | None = Field(alias="defaultVariant")
+    """The variant served when no rule matches; null leaves the caller's default."""
+    targeting: dict[str, Any] = {}
+    """A JsonLogic rule with flagd's operators (``fractional``, ``sem_ver``,
+    ``starts_with``, ``ends_with``) that returns a variant name."""
+    metadata: dict[str, str | int | float | bool] = {}
+    """Free-form facts about the flag (owner, ticket), returned with evaluations."""
+
+    @model_validator(mode="after")
+    def _variants_agree(self) -> FlagSpec:
+        kinds = {variant_type(value) for value in self.variants.values()}
+        if "null" in kinds:
+            raise ValueError("a variant's value is a boolean, string, number or object, not null")
+        if len(kinds) > 1:
+            raise ValueError(
+                f"all variants of a flag have one type; found {', '.join(sorted(kinds))}"
+            )
+        if self.default_variant is not None and self.default_variant not in self.variants:
+            known = ", ".join(self.variants)
+            raise ValueError(
+                f"defaultVariant '{self.default_variant}' is not one of the variants ({known})"
+            )
+        return self
+
+    @property
+    def kind(self) -> str:
+        """The flag's type: boolean, string, number or object."""
+        return variant_type(next(iter(self.variants.values())))
+
+
+class FlagSetSpec(SpecModel):
+    """A flagd flag-definition document."""
+
+    schema_: str | None = Field(default=None, alias="$schema")
+    """The flagd schema URL, kept for editors."""
+    flags: dict[str, FlagSpec] = {}
+    """The flags, by key."""
+    evaluators: dict[str, Any] = Field(default={}, alias="$evaluators")
+    """Shared JsonLogic fragments (segments) that targeting rules use through ``$ref``."""
+    metadata: dict[str, str | int | float | bool] = {}
+    """Facts about the whole flag set."""

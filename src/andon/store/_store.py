@@ -1,0 +1,83 @@
+"""The ``Store``: one database, migrated and ready, with its repositories.
+
+The server and the CLI's local commands call :func:`open_store` once with
+``ANDON_DATABASE_URL`` and keep the store until shutdown.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+from types import TracebackType
+
+from sqlalchemy import Engine
+from sqlalchemy.orm import sessionmaker
+
+from andon.store._engine import Dialect, create_store_engine, dialect_of
+from andon.store._failures import reporting_unavailability, unavailable
+from andon.store._migrating import current_revision, upgrade_to_head
+from andon.store._projects import ProjectRepository
+from andon.store._urls import parse_url, redact_url
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+class Store:
+    """A migrated database and the repositories over it; close it when done."""
+
+    def __init__(self, engine: Engine, *, clock: Callable[[], datetime] = _utc_now) -> None:
+        self.engine = engine
+        self.url: str = redact_url(engine.url)
+        self.dialect: Dialect = dialect_of(engine)
+        # expire_on_commit off: repositories return plain records, never live ORM objects.
+        sessions = sessionmaker(engine, expire_on_commit=False)
+        self.projects = ProjectRepository(sessions, engine.url, clock)
+
+    def schema_revision(self) -> str:
+        """The Alembic revision the database is at."""
+        with reporting_unavailability(self.engine.url):
+            revision = current_revision(self.engine)
+        if revision is None:
+            raise unavailable(self.engine.url, "no schema revision is recorded in it")
+        return revision
+
+    def close(self) -> None:
+        """Close every pooled connection; the store must not be used afterwards."""
+        self.engine.dispose()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"Store({self.url!r})"
+
+
+def open_store(url: str, *, clock: Callable[[], datetime] | None = None) -> Store:
+    """Connect to the database at ``url`` and migrate it to the newest schema.
+
+    ``url`` is ``sqlite:///relative/path``, ``sqlite:////absolute/path`` or
+    ``postgresql+psycopg://USER[:PASSWORD]@HOST:PORT/DATABASE``. Opening the same database
+    again, or from several processes at once, is safe. ``clock`` stamps ``created_at`` and
+    ``updated_at`` (default: the system clock, in UTC).
+
+    Raises StoreUnavailableError when the database cannot be reached or opened, and
+    ConfigurationError when the URL names no supported database.
+    """
+    engine = create_store_engine(parse_url(url))
+    try:
+        with reporting_unavailability(engine.url):
+            upgrade_to_head(engine)
+    except BaseException:
+        engine.dispose()
+        raise
+    return Store(engine, clock=clock or _utc_now)
