@@ -9,6 +9,7 @@ located problems here; nothing below raises anything but :class:`ReadError`.
 from __future__ import annotations
 
 import datetime as dt
+import re
 import warnings
 from dataclasses import dataclass, field
 from typing import Any
@@ -136,26 +137,51 @@ def _parse(text: str) -> Any:
     except MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line, column = (mark.line + 1, mark.column + 1) if mark else (1, 1)
-        reason = exc.problem or exc.context or "invalid YAML"
-        reason = reason.replace('"', "'")
-        if "found character '\\t'" in reason:
-            reason = "a tab character; indent YAML with spaces"
-        raise ReadError([Problem(line, column, "", f"invalid YAML: {reason}")]) from exc
+        raise ReadError([Problem(line, column, "", _yaml_reason(exc))]) from exc
     except ReaderError as exc:
         line = text.count("\n", 0, exc.position) + 1
         column = exc.position - (text.rfind("\n", 0, exc.position) + 1) + 1
-        raise ReadError(
-            [
-                Problem(
-                    line,
-                    column,
-                    "",
-                    f"invalid YAML: character {exc.character!r} is not allowed; andon.yaml is text",
-                )
-            ]
-        ) from exc
-    except (YAMLError, Warning, ValueError, TypeError, RecursionError) as exc:
+        code = exc.character if isinstance(exc.character, int) else ord(str(exc.character)[:1])
+        message = f"invalid YAML: the character U+{code:04X} is not allowed; andon.yaml is text"
+        raise ReadError([Problem(line, column, "", message)]) from exc
+    except RecursionError as exc:
+        message = "the document nests too deeply to read; flatten it"
+        raise ReadError([Problem(1, 1, "", message)]) from exc
+    except (YAMLError, Warning, ValueError, TypeError) as exc:
         raise ReadError([Problem(1, 1, "", f"invalid YAML: {exc}")]) from exc
+
+
+_DUPLICATE = re.compile(r'found duplicate key "(.*?)" with value')
+
+
+def _yaml_reason(exc: MarkedYAMLError) -> str:
+    """ruamel's wording, made into a sentence that says what to do."""
+    problem = exc.problem or exc.context or "invalid YAML"
+    duplicate = _DUPLICATE.search(problem)
+    if duplicate:
+        return f"the key '{duplicate.group(1)}' is given twice in one mapping; keep one"
+    if "found character '\\t'" in problem:
+        return "invalid YAML: a tab character; indent YAML with spaces"
+    if "found another document" in problem:
+        return "invalid YAML: the file holds more than one document ('---'); keep one"
+    return "invalid YAML: " + problem.replace('"', "'")
+
+
+def _short_tag(tag: str) -> str:
+    return tag.replace("tag:yaml.org,2002:", "!!")
+
+
+def as_yaml(value: Any) -> str:
+    """A scalar as YAML writes it (``true``, ``null``, ``'text'``), for messages."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool | ScalarBoolean):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return str(value)
+    if isinstance(value, str):
+        return repr(value)
+    return _kind(value)
 
 
 def _kind(value: Any) -> str:
@@ -171,6 +197,12 @@ def _kind(value: Any) -> str:
         return "text"
     if isinstance(value, int | float):
         return "a number"
+    if isinstance(value, set | frozenset):
+        return "!!set"
+    if isinstance(value, bytes):
+        return "!!binary"
+    if isinstance(value, tuple):
+        return "a list"
     return type(value).__name__
 
 
@@ -181,20 +213,21 @@ class _Walker:
 
     def plain(self, node: Any, path: DataPath, depth: int) -> Any:
         self.count += 1
-        if self.count > MAX_VALUES or depth > MAX_DEPTH:
-            raise ReadError(
-                [
-                    self.document.problem(
-                        path,
-                        f"the document expands to more than {MAX_VALUES:,} "
-                        f"values or {MAX_DEPTH} levels (aliases?); simplify it",
-                    )
-                ]
+        if self.count > MAX_VALUES:
+            message = (
+                f"the document expands to more than {MAX_VALUES:,} values "
+                "(through aliases?); simplify it"
             )
+            raise ReadError([self.document.problem(path, message)])
+        if depth > MAX_DEPTH:
+            message = f"the document nests more than {MAX_DEPTH} levels deep; flatten it"
+            raise ReadError([self.document.problem(path[:8], message)])
         tag = getattr(getattr(node, "tag", None), "value", None)
         if isinstance(node, CommentedMap | CommentedSeq) and tag:
             self.document.problems.append(
-                self.document.problem(path, f"the tag {tag} is not supported; remove it")
+                self.document.problem(
+                    path, f"the tag {_short_tag(tag)} is not supported; remove it"
+                )
             )
         if isinstance(node, CommentedMap):
             return self._mapping(node, path, depth)
@@ -215,7 +248,9 @@ class _Walker:
                 self._note(spot, path, node.lc, "key", key)
                 line, column = spot.get(path) or self.document.locate(path)
                 self.document.problems.append(
-                    Problem(line, column, dotted(path), f"the key {key!r} is not text; quote it")
+                    Problem(
+                        line, column, dotted(path), f"the key {as_yaml(key)} is not text; quote it"
+                    )
                 )
                 continue
             child = (*path, key)
@@ -233,7 +268,7 @@ class _Walker:
             if node.tag.value != "tag:yaml.org,2002:str":
                 self.document.problems.append(
                     self.document.problem(
-                        path, f"the tag {node.tag.value} is not supported; remove it"
+                        path, f"the tag {_short_tag(node.tag.value)} is not supported; remove it"
                     )
                 )
             # Keep the text, so that the tag is the only problem reported here.
@@ -249,7 +284,13 @@ class _Walker:
         if isinstance(node, dt.date):
             # YAML reads 2024-01-01 as a date; andon.yaml has no date fields, so keep text.
             return node.isoformat()
-        return node
+        if node is None:
+            return None
+        # !!set, !!binary and the like have no place in a file that becomes JSON.
+        self.document.problems.append(
+            self.document.problem(path, f"{_kind(node)} values are not supported; use text")
+        )
+        return None
 
     @staticmethod
     def _note(

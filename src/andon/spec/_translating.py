@@ -15,7 +15,7 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from andon.spec._base import ENV_VAR_PATTERN, JOB_NAME_PATTERN, NAME_PATTERN
-from andon.spec._reading import LocatedDocument, _kind
+from andon.spec._reading import LocatedDocument, _kind, as_yaml
 from andon.spec.problems import DataPath, Problem, did_you_mean, one_of
 
 _EXPECTED = {
@@ -40,7 +40,7 @@ _PATTERN_HINTS = {
     JOB_NAME_PATTERN: "is not a valid job name; use letters, digits, '.', '_' and '-'",
     ENV_VAR_PATTERN: "is not a valid variable name; use letters, digits and '_', "
     "not starting with a digit",
-    r"^/": "is not a path; it starts with '/'",
+    r"^/": "is not a path; a path starts with '/'",
 }
 
 
@@ -73,7 +73,7 @@ def translate(
             continue
         wanted = []
         for detail in details:
-            text = _EXPECTED.get(detail["type"])
+            text = _EXPECTED.get(detail["type"]) or _expected_in(detail)
             if text and text not in wanted:
                 wanted.append(text)
         if not wanted:
@@ -82,6 +82,16 @@ def translate(
         got = _describe(details[0]["input"])
         problems.append(doc.problem(path, f"expected {' or '.join(wanted)}, got {got}"))
     return problems
+
+
+def _expected_in(detail: dict[str, Any]) -> str | None:
+    """What a validator's own message says it expected: "expected X, got Y" → X."""
+    if detail["type"] != "value_error":
+        return None
+    message = str((detail.get("ctx") or {}).get("error", ""))
+    if message.startswith("expected "):
+        return message.removeprefix("expected ").split(", got ")[0]
+    return None
 
 
 def _document_path(data: Any, loc: tuple[int | str, ...], missing: bool) -> tuple[DataPath, bool]:
@@ -122,9 +132,8 @@ def _word(
         choices = _choices(_annotation_at(model, path))
         noun = _noun(path)
         hint = did_you_mean(value, choices)
-        return doc.problem(
-            path, f"unknown {noun} {value!r}; expected one of {one_of(choices)}{hint}"
-        )
+        wanted = f"one of {one_of(choices)}" if len(choices) > 1 else one_of(choices)
+        return doc.problem(path, f"unknown {noun} {as_yaml(value)}; expected {wanted}{hint}")
     if kind == "value_error":
         message = str(ctx.get("error", detail["msg"]))
         return doc.problem(path, message)

@@ -16,6 +16,7 @@ from typing import Any
 from andon.spec._base import JOB_NAME_PATTERN, NAME_PATTERN
 from andon.spec._reading import LocatedDocument
 from andon.spec._units import parse_percent
+from andon.spec.flags import variant_problems
 from andon.spec.problems import DataPath, Problem, did_you_mean
 
 JOB_SECTIONS = ("build", "test", "jobs")
@@ -219,10 +220,15 @@ def _check_release(doc: LocatedDocument) -> list[Problem]:
             except ValueError:
                 continue
             if last_weight is not None and weight <= last_weight:
+                after = (
+                    "repeats the weight before it"
+                    if weight == last_weight
+                    else f"comes after {last_weight:g}%"
+                )
                 problems.append(
                     doc.problem(
                         ("release", "steps", index, "weight"),
-                        f"step weights must increase; {weight:g}% comes after {last_weight:g}%",
+                        f"step weights must increase; {weight:g}% {after}",
                     )
                 )
             last_weight = weight
@@ -247,6 +253,10 @@ def _check_flags(doc: LocatedDocument) -> list[Problem]:
     for key, flag in _mapping(doc.data, "flags", "flags").items():
         if not isinstance(flag, dict):
             continue
+        variants = flag.get("variants")
+        if isinstance(variants, dict) and variants:
+            for message in variant_problems(variants, flag.get("defaultVariant")):
+                problems.append(doc.problem(("flags", "flags", key), message))
         for path, ref in _refs(flag.get("targeting"), ("flags", "flags", key, "targeting")):
             if ref not in evaluators:
                 hint = did_you_mean(ref, evaluators)

@@ -6,6 +6,7 @@ so that ``andon flags export`` hands flagd, or any OpenFeature tool, the same te
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from enum import StrEnum
 from typing import Any
 
@@ -32,6 +33,24 @@ def variant_type(value: Any) -> str:
     if isinstance(value, dict | list):
         return "object"
     return "null"
+
+
+def variant_problems(variants: Mapping[str, Any], default_variant: Any) -> list[str]:
+    """What is wrong with a flag's variants and default, as sentences. No side effects.
+
+    The model checks a flag with it; the loader's cross-field checks call it too, so that
+    the problems show even while another field of the flag is invalid.
+    """
+    problems = []
+    kinds = {variant_type(value) for value in variants.values()}
+    if "null" in kinds:
+        problems.append("a variant's value is a boolean, string, number or object, not null")
+    elif len(kinds) > 1:
+        problems.append(f"all variants of a flag have one type; found {', '.join(sorted(kinds))}")
+    if isinstance(default_variant, str) and default_variant not in variants:
+        known = ", ".join(variants)
+        problems.append(f"defaultVariant '{default_variant}' is not one of the variants ({known})")
+    return problems
 
 
 # As in flagd's own schema: a flag's variants are all booleans, strings, numbers or objects.
@@ -62,18 +81,9 @@ class FlagSpec(SpecModel):
 
     @model_validator(mode="after")
     def _variants_agree(self) -> FlagSpec:
-        kinds = {variant_type(value) for value in self.variants.values()}
-        if "null" in kinds:
-            raise ValueError("a variant's value is a boolean, string, number or object, not null")
-        if len(kinds) > 1:
-            raise ValueError(
-                f"all variants of a flag have one type; found {', '.join(sorted(kinds))}"
-            )
-        if self.default_variant is not None and self.default_variant not in self.variants:
-            known = ", ".join(self.variants)
-            raise ValueError(
-                f"defaultVariant '{self.default_variant}' is not one of the variants ({known})"
-            )
+        problems = variant_problems(self.variants, self.default_variant)
+        if problems:
+            raise ValueError(problems[0])
         return self
 
     @property
