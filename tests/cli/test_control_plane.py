@@ -48,6 +48,8 @@ def test_start_register_list_status_stop(shop_monorepo: Path, port: int, andon_h
         added = andon("project", "add", str(shop_monorepo), "--dir", "examples/shop")
         assert added.returncode == 0, added.stderr
         assert "Registered project shop" in added.stdout
+        refreshed = andon("project", "add", str(shop_monorepo), "--dir", "examples/shop")
+        assert refreshed.returncode == 0 and "Refreshed project shop" in refreshed.stdout
 
         listed = andon("project", "list", "--json")
         assert listed.returncode == 0, listed.stderr

@@ -133,7 +133,7 @@ def test_adding_the_same_repository_again_refreshes_it_from_trunk(
     (repo / "andon.yaml").write_text(VALID.replace("prod: {}", "prod: {}\n  test: {}"))
     git(repo, "commit", "-qam", "add a test environment")
     again = client.post("/api/v1/projects", json={"source": str(repo)})
-    assert again.status_code == 201
+    assert again.status_code == 200
     assert again.json()["commit"] != first["commit"]
     assert set(again.json()["spec"]["environments"]) == {"prod", "test"}
     assert len(client.get("/api/v1/projects").json()) == 1

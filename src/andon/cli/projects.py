@@ -50,8 +50,10 @@ def add(
     if as_json:
         emit_json(_brief(project))
         return
+    # A refreshed registration keeps its creation time; a new one has just one time.
+    verb = "Registered" if project["created_at"] == project["updated_at"] else "Refreshed"
     say(
-        f"Registered project {project['name']} (service {project['service']}, trunk "
+        f"{verb} project {project['name']} (service {project['service']}, trunk "
         f"{project['trunk']} at {project['commit'][:12]})."
     )
 

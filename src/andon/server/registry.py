@@ -17,8 +17,9 @@ _NAME = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
 
 def register_project(
     store: Store, settings: Settings, *, source: str, subdir: str, name: str | None, trunk: str
-) -> ProjectRecord:
-    """Validate the repository's andon.yaml on trunk and record the project.
+) -> tuple[ProjectRecord, bool]:
+    """Validate the repository's andon.yaml on trunk and record the project; the flag
+    says whether it is new (False: an existing registration was refreshed).
 
     Nothing is stored unless the file is valid.
     """
@@ -43,15 +44,16 @@ def register_project(
     # Adding the same repository again refreshes it (as 'kubectl apply' would);
     # a different repository under a taken name is a conflict.
     if existing is not None and (existing.source, existing.subdir) == (source, subdir):
-        return store.projects.update_spec(
+        refreshed = store.projects.update_spec(
             project_name, commit=commit, spec=document, service=spec.service.name
         )
+        return refreshed, False
     if existing is not None:
         raise ConflictError(
             f"a project named '{project_name}' exists already for {existing.source}; "
             "choose another --name or remove it first."
         )
-    return store.projects.add(
+    created = store.projects.add(
         name=project_name,
         source=source,
         subdir=subdir,
@@ -60,6 +62,7 @@ def register_project(
         commit=commit,
         spec=document,
     )
+    return created, True
 
 
 def _find(store: Store, name: str) -> ProjectRecord | None:

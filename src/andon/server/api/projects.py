@@ -58,11 +58,17 @@ def list_projects(request: Request) -> list[ProjectOut]:
     return [_out(record) for record in store.projects.list()]
 
 
-@router.post("/projects", response_model=ProjectOut, status_code=201)
-def add_project(body: ProjectIn, request: Request) -> ProjectOut:
+@router.post(
+    "/projects",
+    response_model=ProjectOut,
+    status_code=201,
+    responses={200: {"model": ProjectOut, "description": "An existing project was refreshed."}},
+)
+def add_project(body: ProjectIn, request: Request, response: Response) -> ProjectOut:
     """Register a repository: its andon.yaml is read and validated at the tip of trunk;
-    an invalid file is refused (422) with every located problem."""
-    record = register_project(
+    an invalid file is refused (422) with every located problem. Adding the same
+    repository again refreshes it from trunk (200)."""
+    record, created = register_project(
         request.app.state.store,
         request.app.state.settings,
         source=body.source,
@@ -70,6 +76,8 @@ def add_project(body: ProjectIn, request: Request) -> ProjectOut:
         name=body.name,
         trunk=body.trunk,
     )
+    if not created:
+        response.status_code = 200
     return _out(record)
 
 
