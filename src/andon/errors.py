@@ -13,7 +13,8 @@ the CLI prints ``str(error)`` on one line and exits with ``error.exit_code``.
     │   ├── UsageError                 a command was called with arguments that cannot work
     │   ├── NotFoundError              a named project, environment, ... does not exist
     │   ├── ConflictError              the thing exists already or is in another state
-    │   └── ConfigurationError         ANDON_* settings or local files are wrong
+    │   ├── ConfigurationError         ANDON_* settings or local files are wrong
+    │   └── ArtifactError              an artifact cannot be built, stored, verified or unpacked
     └── TemporaryError(delay=...)      the same call may succeed later
         ├── ServerUnreachableError     no Andon server answers at a URL
         ├── StoreUnavailableError      the database cannot be reached
@@ -24,6 +25,7 @@ from __future__ import annotations
 
 __all__ = [
     "AndonError",
+    "ArtifactError",
     "ConfigurationError",
     "ConflictError",
     "NotFoundError",
@@ -119,6 +121,17 @@ class ConfigurationError(PermanentError):
 
     exit_code = 2
     code = "configuration"
+
+
+class ArtifactError(PermanentError):
+    """An artifact cannot be built, stored, verified or unpacked safely.
+
+    The package paths escape the workspace, the disk holding the artifact store is full,
+    an artifact no longer matches its manifest, or an archive names a member outside the
+    directory it is unpacked into. Rebuilding (or freeing space) is the way forward.
+    """
+
+    code = "artifact"
 
 
 class ServerUnreachableError(TemporaryError):

@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+
+from andon.errors import ConfigurationError
 
 __all__ = ["DEFAULT_HOST", "DEFAULT_PORT", "Settings"]
 
@@ -25,14 +27,29 @@ class Settings:
 
     home: Path
     database_url: str
+    poll_interval: float = 2.0
+    """Seconds between looks at every project's trunk (``ANDON_POLL_INTERVAL``)."""
+    concurrency: int = field(default_factory=lambda: os.cpu_count() or 1)
+    """Jobs of one pipeline run at once (``ANDON_CONCURRENCY``; default: CPU count)."""
+    notify_url: str | None = None
+    """A Slack-compatible webhook told when the line stops or restarts (``ANDON_NOTIFY_URL``)."""
+    webhook_secret: str | None = None
+    """The shared secret of incoming GitHub/GitLab push webhooks (``ANDON_WEBHOOK_SECRET``)."""
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
-        """Settings from ``ANDON_HOME`` and ``ANDON_DATABASE_URL`` (or their defaults)."""
+        """Settings from ``ANDON_*`` variables (or their defaults)."""
         env = os.environ if env is None else env
         home = Path(env.get("ANDON_HOME") or Path.home() / ".andon").expanduser().absolute()
         url = env.get("ANDON_DATABASE_URL") or f"sqlite:///{home / 'andon.db'}"
-        return cls(home=home, database_url=url)
+        return cls(
+            home=home,
+            database_url=url,
+            poll_interval=_number(env, "ANDON_POLL_INTERVAL", 2.0, minimum=0.05),
+            concurrency=int(_number(env, "ANDON_CONCURRENCY", os.cpu_count() or 1, minimum=1)),
+            notify_url=env.get("ANDON_NOTIFY_URL") or None,
+            webhook_secret=env.get("ANDON_WEBHOOK_SECRET") or None,
+        )
 
     @property
     def server_file(self) -> Path:
@@ -45,6 +62,26 @@ class Settings:
         return self.home / "server.log"
 
     @property
+    def logs_dir(self) -> Path:
+        """Where pipeline and job logs are kept."""
+        return self.home / "logs"
+
+    @property
     def repos_dir(self) -> Path:
         """Where mirrors of registered git repositories live."""
         return self.home / "repos"
+
+
+def _number(env: Mapping[str, str], name: str, default: float, *, minimum: float) -> float:
+    text = env.get(name)
+    if not text:
+        return float(default)
+    try:
+        value = float(text)
+    except ValueError:
+        raise ConfigurationError(
+            f"{name}={text!r} is not a number; unset it or give one."
+        ) from None
+    if value < minimum:
+        raise ConfigurationError(f"{name} must be at least {minimum:g}, got {text}.")
+    return value

@@ -39,7 +39,10 @@ environments:
 @pytest.fixture
 def client(andon_home: Path) -> Iterator[TestClient]:
     settings = Settings.from_env()
-    with open_store(settings.database_url) as store, TestClient(create_app(settings, store)) as tc:
+    with (
+        open_store(settings.database_url) as store,
+        TestClient(create_app(settings, store, controllers=False)) as tc,
+    ):
         yield tc
 
 

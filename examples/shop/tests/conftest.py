@@ -8,7 +8,9 @@ tests import the ``shop`` package exactly as ``python -m shop`` sees it.
 from __future__ import annotations
 
 import itertools
+import os
 import sys
+import zlib
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack
 from pathlib import Path
@@ -21,6 +23,19 @@ if str(SHOP_ROOT) not in sys.path:
     sys.path.insert(0, str(SHOP_ROOT))
 
 from shop.testing import RunningShop, run_shop  # noqa: E402
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Keep this shard's share of the tests when the pipeline splits the job
+    (``parallel: N`` sets ANDON_SHARD_INDEX and ANDON_SHARD_TOTAL)."""
+    total = int(os.environ.get("ANDON_SHARD_TOTAL", "1"))
+    if total <= 1:
+        return
+    index = int(os.environ.get("ANDON_SHARD_INDEX", "0"))
+    # A stable hash of the test's id, so that each test lands in one shard on every run.
+    mine = [item for item in items if zlib.crc32(item.nodeid.encode()) % total == index]
+    config.hook.pytest_deselected(items=[item for item in items if item not in mine])
+    items[:] = mine
 
 
 @pytest.fixture

@@ -13,7 +13,17 @@ import sys
 import typer
 
 from andon import __version__
-from andon.cli import _output, control_plane, projects, spec
+from andon.cli import (
+    _output,
+    artifacts,
+    control_plane,
+    hooks,
+    line,
+    pipelines,
+    projects,
+    spec,
+    tests,
+)
 from andon.errors import AndonError, SpecError
 
 __all__ = ["app", "main"]
@@ -51,6 +61,11 @@ app.command()(control_plane.start)
 app.command()(control_plane.stop)
 app.command()(control_plane.status)
 app.add_typer(projects.app, name="project")
+app.add_typer(pipelines.app, name="pipeline")
+app.add_typer(artifacts.app, name="artifact")
+app.add_typer(line.app, name="line")
+app.add_typer(tests.app, name="tests")
+app.add_typer(hooks.app, name="hooks")
 
 
 def main() -> None:

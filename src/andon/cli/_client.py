@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -61,13 +62,45 @@ class ApiClient:
         """DELETE ``path``."""
         self._call("DELETE", path)
 
-    def _call(self, method: str, path: str, **kwargs: Any) -> Any:
+    def text(self, path: str) -> str:
+        """GET ``path`` as plain text."""
+        response = self._request("GET", path)
+        if not response.is_success:
+            raise _error_from(response.status_code, _json_or_none(response))
+        return response.text
+
+    def events(self, path: str) -> Iterator[tuple[str, str]]:
+        """Server-Sent Events from ``path`` as ``(event, data)`` pairs until the stream ends."""
         try:
-            response = self._http.request(method, path, **kwargs)
+            with self._http.stream("GET", path, timeout=httpx.Timeout(30.0, read=None)) as response:
+                if not response.is_success:
+                    response.read()
+                    raise _error_from(response.status_code, _json_or_none(response))
+                event, data = "message", list[str]()
+                for line in response.iter_lines():
+                    if not line:
+                        if data:
+                            yield event, "\n".join(data)
+                        event, data = "message", []
+                    elif line.startswith("event:"):
+                        event = line[6:].strip()
+                    elif line.startswith("data:"):
+                        data.append(line[5:].removeprefix(" "))
+        except httpx.TransportError as exc:
+            raise ServerUnreachableError(
+                f"the connection to {self.url} broke; 'andon status' tells whether it runs."
+            ) from exc
+
+    def _request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        try:
+            return self._http.request(method, path, **kwargs)
         except httpx.TransportError as exc:
             raise ServerUnreachableError(
                 f"no Andon server answers at {self.url}; 'andon start' starts one."
             ) from exc
+
+    def _call(self, method: str, path: str, **kwargs: Any) -> Any:
+        response = self._request(method, path, **kwargs)
         if response.status_code == 204:
             return None
         try:
@@ -80,6 +113,13 @@ class ApiClient:
         if response.is_success:
             return data
         raise _error_from(response.status_code, data)
+
+
+def _json_or_none(response: httpx.Response) -> Any:
+    try:
+        return response.json()
+    except ValueError:
+        return None
 
 
 def _error_from(status: int, data: Any) -> AndonError:

@@ -8,20 +8,12 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from andon.cli._client import ApiClient, server_url
+from andon.cli._common import Json, Url, client
 from andon.cli._output import console, emit_json, note, say
 from andon.errors import NotFoundError
 from andon.repos import is_remote
-from andon.settings import Settings
 
 app = typer.Typer(help="Register service repositories and list them.", no_args_is_help=True)
-
-Url = Annotated[str | None, typer.Option("--url", help="The server's URL (else ANDON_URL).")]
-Json = Annotated[bool, typer.Option("--json", help="Print JSON.")]
-
-
-def _client(url: str | None) -> ApiClient:
-    return ApiClient(server_url(url, Settings.from_env()))
 
 
 def _brief(project: dict[str, Any]) -> dict[str, Any]:
@@ -43,8 +35,8 @@ def add(
         if not path.is_dir():
             raise NotFoundError(f"there is no directory {source}; name a repository's path or URL.")
         source = str(path.resolve())
-    with _client(url) as client:
-        project = client.post(
+    with client(url) as api:
+        project = api.post(
             "/projects", {"source": source, "dir": subdir, "name": name, "trunk": trunk}
         )
     if as_json:
@@ -61,8 +53,8 @@ def add(
 @app.command("list")
 def list_(url: Url = None, as_json: Json = False) -> None:
     """List the registered projects."""
-    with _client(url) as client:
-        projects = client.get("/projects")
+    with client(url) as api:
+        projects = api.get("/projects")
     if as_json:
         emit_json([_brief(project) for project in projects])
         return
@@ -91,8 +83,8 @@ def show(
     as_json: Json = False,
 ) -> None:
     """Show one project, with its validated andon.yaml."""
-    with _client(url) as client:
-        project = client.get(f"/projects/{name}")
+    with client(url) as api:
+        project = api.get(f"/projects/{name}")
     if as_json:
         emit_json(project)
         return
@@ -108,6 +100,6 @@ def remove(
     url: Url = None,
 ) -> None:
     """Forget a project; its repository is left alone."""
-    with _client(url) as client:
-        client.delete(f"/projects/{name}")
+    with client(url) as api:
+        api.delete(f"/projects/{name}")
     say(f"Removed project {name}.")

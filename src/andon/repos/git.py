@@ -9,13 +9,23 @@ from __future__ import annotations
 import os
 import re
 import subprocess
+from datetime import datetime
 from pathlib import Path
+from typing import NamedTuple
 
 from andon.errors import ConfigurationError, NotFoundError, TemporaryError, UsageError
 
 _REMOTE = re.compile(r"^([a-z][a-z0-9+.-]*://|[\w.-]+@[\w.-]+:)")
 _CREDENTIALS = re.compile(r"(://[^/@\s:]+:)[^/@\s]+@")
 GIT_TIMEOUT = 120.0
+
+
+class CommitInfo(NamedTuple):
+    """Who made a commit, its subject line, and when it was committed."""
+
+    author: str
+    message: str
+    committed_at: datetime
 
 
 def is_remote(source: str) -> bool:
@@ -82,6 +92,14 @@ class GitRepository:
             f"the repository has no branch '{ref}'; pass --trunk with the name of its trunk branch."
         )
 
+    def is_branch(self, ref: str) -> bool:
+        """Whether ``ref`` names a branch (rather than a tag or a commit)."""
+        try:
+            self._git("rev-parse", "--verify", "--quiet", f"refs/heads/{ref}^{{commit}}")
+        except UsageError:
+            return False
+        return True
+
     def read(self, commit: str, path: str) -> bytes:
         """The content of ``path`` at ``commit``."""
         if not self.exists(commit, path):
@@ -106,6 +124,74 @@ class GitRepository:
             check=False,
         )
         return result.returncode == 0 and result.stdout.strip() == "blob"
+
+    def tree(self, commit: str, subdir: str = "") -> str:
+        """The hash of the tree at ``subdir`` of ``commit`` (the whole commit when empty).
+
+        Equal trees hold equal files, so the hash says whether two commits build alike.
+        """
+        path = _tree_path(subdir)
+        try:
+            tree = self._git("rev-parse", "--verify", "--quiet", f"{commit}:{path}").strip()
+        except UsageError:
+            tree = ""
+        if not tree:
+            self._commit(commit)
+        if not tree or self._git("cat-file", "-t", tree).strip() != "tree":
+            raise NotFoundError(
+                f"there is no directory {path} at commit {commit[:12]}; "
+                "check the project's directory."
+            )
+        return tree
+
+    def archive(self, commit: str, subdir: str = "") -> bytes:
+        """A tar of the files at ``subdir`` of ``commit``, with paths relative to ``subdir``."""
+        tree = self.tree(commit, subdir)
+        argv = ["git", "--git-dir", str(self.git_dir), "archive", "--format=tar", tree]
+        try:
+            result = subprocess.run(argv, capture_output=True, timeout=GIT_TIMEOUT, check=False)
+        except subprocess.TimeoutExpired as exc:
+            raise TemporaryError(
+                f"archiving commit {commit[:12]} took longer than {GIT_TIMEOUT:.0f}s; try again."
+            ) from exc
+        if result.returncode:
+            reason = result.stderr.decode("utf-8", "replace").strip() or "git archive failed"
+            raise UsageError(f"archiving commit {commit[:12]} failed: {reason.rstrip('.')}.")
+        return result.stdout
+
+    def commits_since(self, ref: str, since_commit: str | None, limit: int) -> list[str]:
+        """Commits on ``ref`` after ``since_commit`` (all of them when None), oldest first.
+
+        Only the newest ``limit`` are returned. The walk follows first parents, so a merged
+        branch counts as its merge commit: those are the commits that were on ``ref``.
+        """
+        if limit < 1:
+            raise UsageError(f"the limit of commits must be at least 1, not {limit}.")
+        # --reverse applies after --max-count: the newest ``limit``, listed oldest first.
+        argv = ["rev-list", "--first-parent", "--reverse", f"--max-count={limit}"]
+        argv.append(self.resolve(ref))
+        if since_commit is not None:
+            argv.append(f"^{self._commit(since_commit)}")
+        return self._git(*argv).split()
+
+    def commit_info(self, commit: str) -> CommitInfo:
+        """The author's name, the first line of the message and the commit time of ``commit``."""
+        out = self._git("show", "-s", "--format=%an%x00%s%x00%cI", self._commit(commit))
+        author, message, committed = out.rstrip("\n").split("\x00")
+        return CommitInfo(author, message, datetime.fromisoformat(committed))
+
+    def _commit(self, commit: str) -> str:
+        """The full hash of ``commit``, which must be in the repository."""
+        try:
+            found = self._git("rev-parse", "--verify", "--quiet", f"{commit}^{{commit}}").strip()
+        except UsageError:
+            found = ""
+        if not found:
+            raise NotFoundError(
+                f"there is no commit {commit[:12]} in the repository; if history was "
+                "rewritten, start again from the branch's latest commit."
+            )
+        return found
 
     def _git(self, *args: str) -> str:
         return _run(["git", "--git-dir", str(self.git_dir), *args], what="reading the repository")
@@ -133,6 +219,14 @@ def _run(argv: list[str], *, what: str, temporary: bool = False) -> str:
         error = TemporaryError if temporary else UsageError
         raise error(f"{what} failed: {reason}.")
     return result.stdout
+
+
+def _tree_path(subdir: str) -> str:
+    """``subdir`` as git names a path from the root of a commit (``""`` for the root)."""
+    parts = [part for part in subdir.split("/") if part not in ("", ".")]
+    if ".." in parts:
+        raise UsageError(f"the directory {subdir!r} leaves the repository; name one inside it.")
+    return "/".join(parts)
 
 
 def _redact(text: str) -> str:

@@ -19,7 +19,10 @@ from starlette.exceptions import HTTPException
 
 from andon import __version__
 from andon.errors import AndonError, SpecError
-from andon.server.api import health, projects
+from andon.pipeline import PipelineRunner
+from andon.server.api import artifacts, health, hooks, line, pipelines, projects, tests
+from andon.server.notifying import Notifier
+from andon.server.scheduling import PipelineScheduler
 from andon.settings import Settings
 from andon.store import Store
 
@@ -27,12 +30,27 @@ access_log = logging.getLogger("andon.server.access")
 error_log = logging.getLogger("andon.server")
 
 
-def create_app(settings: Settings, store: Store) -> FastAPI:
-    """The control plane's ASGI application, serving ``store``; the caller owns the store."""
+def create_app(settings: Settings, store: Store, *, controllers: bool = True) -> FastAPI:
+    """The control plane's ASGI application, serving ``store``; the caller owns the store.
+
+    With ``controllers`` the pipeline scheduler watches trunks while the app runs; tests of
+    the API alone turn it off and drive the scheduler themselves.
+    """
+    notifier = Notifier(settings.notify_url)
+    runner = PipelineRunner(
+        store, settings, concurrency=settings.concurrency, on_line_change=notifier.line_changed
+    )
+    scheduler = PipelineScheduler(store, settings, runner)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        yield
+        if controllers:
+            scheduler.start()
+        try:
+            yield
+        finally:
+            await scheduler.stop()
+            notifier.flush(timeout=5.0)
 
     app = FastAPI(
         title="Andon",
@@ -46,8 +64,11 @@ def create_app(settings: Settings, store: Store) -> FastAPI:
     app.state.settings = settings
     app.state.store = store
     app.state.started = time.time()
-    app.include_router(health.router, prefix="/api/v1")
-    app.include_router(projects.router, prefix="/api/v1")
+    app.state.notifier = notifier
+    app.state.runner = runner
+    app.state.scheduler = scheduler
+    for module in (health, projects, pipelines, artifacts, line, tests, hooks):
+        app.include_router(module.router, prefix="/api/v1")
     _install_error_handlers(app)
     app.middleware("http")(_log_request)
     return app

@@ -83,6 +83,15 @@ def _check_jobs(doc: LocatedDocument) -> list[Problem]:
                         key=True,
                     )
                 )
+            if name == "package":
+                problems.append(
+                    doc.problem(
+                        path,
+                        "'package' is the name of the step that builds the artifact; "
+                        "name this job otherwise",
+                        key=True,
+                    )
+                )
             if name in owner:
                 first = owner[name][0]
                 problems.append(

@@ -1,15 +1,37 @@
 """The store: Andon's database, its schema and migrations, and the repositories over it.
 
 The server and the CLI's local commands open it with :func:`open_store` and use its
-repositories (``store.projects``); nothing outside this package touches SQLAlchemy.
+repositories (``store.projects``, ``store.pipelines``, ``store.jobs``, ``store.artifacts``,
+``store.line``, ``store.flaky``); nothing outside this package touches SQLAlchemy.
 """
 
+from andon.store._artifacts import ArtifactRecord, ArtifactRepository
+from andon.store._flaky import FlakySummary, FlakyTestRecord, FlakyTestRepository
+from andon.store._jobs import JobRecord, JobRepository, NewJob
+from andon.store._line import LineEventRecord, LineEventRepository
+from andon.store._pipelines import PipelineRecord, PipelineRepository
 from andon.store._projects import ProjectRecord, ProjectRepository
+from andon.store._statuses import JobStatus, LineState, PipelineStatus
 from andon.store._store import Store, open_store
 from andon.store._tables import metadata
 from andon.store._urls import redact_url
 
 __all__ = [
+    "ArtifactRecord",
+    "ArtifactRepository",
+    "FlakySummary",
+    "FlakyTestRecord",
+    "FlakyTestRepository",
+    "JobRecord",
+    "JobRepository",
+    "JobStatus",
+    "LineEventRecord",
+    "LineEventRepository",
+    "LineState",
+    "NewJob",
+    "PipelineRecord",
+    "PipelineRepository",
+    "PipelineStatus",
     "ProjectRecord",
     "ProjectRepository",
     "Store",

@@ -1,4 +1,5 @@
-"""Turning driver failures into one-line ``StoreUnavailableError`` sentences.
+"""Turning driver failures into one-line ``StoreUnavailableError`` sentences, and telling
+a unique-constraint violation from other integrity errors.
 
 ``open_store`` and the repositories run database work inside :func:`reporting_unavailability`,
 so a stopped server, a wrong host or an unopenable SQLite file reaches the CLI and the API as
@@ -12,7 +13,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from sqlalchemy.engine import URL
-from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, OperationalError
 
 from andon.errors import StoreUnavailableError
 from andon.store._urls import MASK, describe_location
@@ -22,6 +23,8 @@ from andon.store._urls import MASK, describe_location
 _LIBPQ_PREFIX = re.compile(r"^.*\bfailed:\s*")
 _SEVERITY = re.compile(r"^(?:FATAL|ERROR|PANIC):\s*")
 _ERRNO = re.compile(r"\[Errno -?\d+\]\s*")
+
+_UNIQUE_VIOLATION_SQLSTATE = "23505"
 
 
 @contextmanager
@@ -54,6 +57,15 @@ def unavailable(url: URL, reason: str) -> StoreUnavailableError:
         f"cannot reach the database at {where} ({reason}); check ANDON_DATABASE_URL and "
         "that the server is running."
     )
+
+
+def is_unique_violation(exc: IntegrityError) -> bool:
+    """True when ``exc`` broke a unique constraint, on PostgreSQL or SQLite."""
+    # A NOT NULL or foreign-key violation is an IntegrityError too, and must not be reported
+    # as "exists already".
+    if getattr(exc.orig, "sqlstate", None) == _UNIQUE_VIOLATION_SQLSTATE:
+        return True
+    return "UNIQUE constraint failed" in str(exc.orig)
 
 
 def _driver_reason(exc: DBAPIError, url: URL) -> str:

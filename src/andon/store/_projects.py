@@ -8,23 +8,18 @@ from __future__ import annotations
 
 import builtins
 import copy
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Row, delete, insert, select, update
-from sqlalchemy.engine import URL
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session, sessionmaker
 
 from andon.errors import ConflictError, NotFoundError, UsageError
-from andon.store._failures import reporting_unavailability
+from andon.store._failures import is_unique_violation
+from andon.store._repository import Repository, iso_utc
 from andon.store._tables import PROJECT_NAME_MAX_LENGTH, projects
-
-Clock = Callable[[], datetime]
-
-_UNIQUE_VIOLATION_SQLSTATE = "23505"
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,18 +49,13 @@ class ProjectRecord:
             "commit": self.commit,
             # A copy, so that a caller editing the result cannot change this record.
             "spec": copy.deepcopy(self.spec),
-            "created_at": _iso_utc(self.created_at),
-            "updated_at": _iso_utc(self.updated_at),
+            "created_at": iso_utc(self.created_at),
+            "updated_at": iso_utc(self.updated_at),
         }
 
 
-class ProjectRepository:
+class ProjectRepository(Repository):
     """Adds, reads, updates and removes projects by name; reached as ``store.projects``."""
-
-    def __init__(self, sessions: sessionmaker[Session], url: URL, clock: Clock) -> None:
-        self._sessions = sessions
-        self._url = url
-        self._clock = clock
 
     def add(
         self,
@@ -99,10 +89,10 @@ class ProjectRepository:
         # The unique constraint decides, not a prior SELECT: two concurrent adds of the same
         # name would both pass a check and the second would still fail here.
         try:
-            with reporting_unavailability(self._url), self._sessions.begin() as session:
+            with self._transaction() as session:
                 row = session.execute(statement).one()
         except IntegrityError as exc:
-            if not _is_unique_violation(exc):
+            if not is_unique_violation(exc):
                 raise
             raise ConflictError(
                 f"a project named '{name}' exists already; choose another --name or remove "
@@ -112,19 +102,16 @@ class ProjectRepository:
 
     def get(self, name: str) -> ProjectRecord:
         """The project called ``name``; NotFoundError if there is none."""
-        with reporting_unavailability(self._url), self._sessions.begin() as session:
-            row = session.execute(select(projects).where(projects.c.name == name)).one_or_none()
-        if row is None:
+        found = self._fetch_first(select(projects).where(projects.c.name == name), _record)
+        if found is None:
             raise _not_found(name)
-        return _record(row)
+        return found
 
     def list(self) -> builtins.list[ProjectRecord]:
         """Every project, ordered by name."""
-        with reporting_unavailability(self._url), self._sessions.begin() as session:
-            rows = session.execute(select(projects)).all()
         # Sorted here rather than by ORDER BY: PostgreSQL would order by the database's
         # collation and SQLite by code point, and the CLI should list the same on both.
-        return sorted((_record(row) for row in rows), key=lambda record: record.name)
+        return sorted(self._fetch_all(select(projects), _record), key=lambda record: record.name)
 
     def update_spec(
         self, name: str, *, commit: str, spec: Mapping[str, Any], service: str
@@ -136,7 +123,7 @@ class ProjectRepository:
             .values(commit=commit, spec=dict(spec), service=service, updated_at=self._now())
             .returning(*projects.c)
         )
-        with reporting_unavailability(self._url), self._sessions.begin() as session:
+        with self._transaction() as session:
             row = session.execute(statement).one_or_none()
         if row is None:
             raise _not_found(name)
@@ -145,16 +132,10 @@ class ProjectRepository:
     def remove(self, name: str) -> None:
         """Forget the project called ``name``; NotFoundError if there is none."""
         statement = delete(projects).where(projects.c.name == name).returning(projects.c.id)
-        with reporting_unavailability(self._url), self._sessions.begin() as session:
+        with self._transaction() as session:
             removed = session.execute(statement).one_or_none()
         if removed is None:
             raise _not_found(name)
-
-    def _now(self) -> datetime:
-        now = self._clock()
-        if now.utcoffset() is None:
-            raise ValueError(f"the store's clock must return timezone-aware datetimes, got {now!r}")
-        return now.astimezone(UTC)
 
 
 def _check_name(name: str) -> None:
@@ -172,17 +153,5 @@ def _not_found(name: str) -> NotFoundError:
     )
 
 
-def _is_unique_violation(exc: IntegrityError) -> bool:
-    # The name is the only unique column, but a NOT NULL violation is an IntegrityError too
-    # and must not be reported as "exists already".
-    if getattr(exc.orig, "sqlstate", None) == _UNIQUE_VIOLATION_SQLSTATE:
-        return True
-    return "UNIQUE constraint failed" in str(exc.orig)
-
-
 def _record(row: Row[Any]) -> ProjectRecord:
     return ProjectRecord(**row._mapping)
-
-
-def _iso_utc(value: datetime) -> str:
-    return value.astimezone(UTC).isoformat().replace("+00:00", "Z")

@@ -6,17 +6,22 @@ The server and the CLI's local commands call :func:`open_store` once with
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import UTC, datetime
 from types import TracebackType
 
 from sqlalchemy import Engine
 from sqlalchemy.orm import sessionmaker
 
+from andon.store._artifacts import ArtifactRepository
 from andon.store._engine import Dialect, create_store_engine, dialect_of
 from andon.store._failures import reporting_unavailability, unavailable
+from andon.store._flaky import FlakyTestRepository
+from andon.store._jobs import JobRepository
+from andon.store._line import LineEventRepository
 from andon.store._migrating import current_revision, upgrade_to_head
+from andon.store._pipelines import PipelineRepository
 from andon.store._projects import ProjectRepository
+from andon.store._repository import Clock
 from andon.store._urls import parse_url, redact_url
 
 
@@ -27,13 +32,18 @@ def _utc_now() -> datetime:
 class Store:
     """A migrated database and the repositories over it; close it when done."""
 
-    def __init__(self, engine: Engine, *, clock: Callable[[], datetime] = _utc_now) -> None:
+    def __init__(self, engine: Engine, *, clock: Clock = _utc_now) -> None:
         self.engine = engine
         self.url: str = redact_url(engine.url)
         self.dialect: Dialect = dialect_of(engine)
         # expire_on_commit off: repositories return plain records, never live ORM objects.
         sessions = sessionmaker(engine, expire_on_commit=False)
         self.projects = ProjectRepository(sessions, engine.url, clock)
+        self.pipelines = PipelineRepository(sessions, engine.url, clock)
+        self.jobs = JobRepository(sessions, engine.url, clock)
+        self.artifacts = ArtifactRepository(sessions, engine.url, clock)
+        self.line = LineEventRepository(sessions, engine.url, clock)
+        self.flaky = FlakyTestRepository(sessions, engine.url, clock)
 
     def schema_revision(self) -> str:
         """The Alembic revision the database is at."""
@@ -62,13 +72,13 @@ class Store:
         return f"Store({self.url!r})"
 
 
-def open_store(url: str, *, clock: Callable[[], datetime] | None = None) -> Store:
+def open_store(url: str, *, clock: Clock | None = None) -> Store:
     """Connect to the database at ``url`` and migrate it to the newest schema.
 
     ``url`` is ``sqlite:///relative/path``, ``sqlite:////absolute/path`` or
     ``postgresql+psycopg://USER[:PASSWORD]@HOST:PORT/DATABASE``. Opening the same database
-    again, or from several processes at once, is safe. ``clock`` stamps ``created_at`` and
-    ``updated_at`` (default: the system clock, in UTC).
+    again, or from several processes at once, is safe. ``clock`` stamps the times the store
+    records itself, such as ``created_at`` (default: the system clock, in UTC).
 
     Raises StoreUnavailableError when the database cannot be reached or opened, and
     ConfigurationError when the URL names no supported database.

@@ -8,16 +8,30 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from sqlalchemy import JSON, Column, DateTime, Dialect, Integer, MetaData, String, Table, Text
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Column,
+    DateTime,
+    Dialect,
+    ForeignKey,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.types import TypeDecorator
 
 PROJECT_NAME_MAX_LENGTH = 100
 
 # Fixed constraint names, so that a migration written on SQLite names the same constraints
-# on PostgreSQL and a later migration can drop them by name on both.
+# on PostgreSQL and a later migration can drop them by name on both. A unique constraint is
+# named after all its columns: uq_jobs_pipeline_id_name.
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
-    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
     "ck": "ck_%(table_name)s_%(constraint_name)s",
     "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
     "pk": "pk_%(table_name)s",
@@ -71,4 +85,121 @@ projects = Table(
     Column("spec", JSON, nullable=False),
     Column("created_at", UTCDateTime, nullable=False),
     Column("updated_at", UTCDateTime, nullable=False),
+)
+
+
+# Tables of the CI pipeline. They name projects by name, without a foreign key: the history
+# of a project outlives its registration, and re-registering a name picks it up again.
+# Pipeline and job ids are shown to people ("pipeline #5"); AUTOINCREMENT keeps SQLite from
+# handing out the id of a deleted newest row again, as PostgreSQL's sequences never do.
+
+pipelines = Table(
+    "pipelines",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("project", String(PROJECT_NAME_MAX_LENGTH), nullable=False, index=True),
+    Column("commit", Text, nullable=False),
+    Column("branch", Text, nullable=False),
+    # poll, hook, manual or rerun.
+    Column("trigger", Text, nullable=False),
+    Column("status", Text, nullable=False),
+    # Why the pipeline could not run, e.g. the located errors of an invalid andon.yaml.
+    Column("error", Text, nullable=True),
+    Column("rerun_of", Integer, nullable=True),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("started_at", UTCDateTime, nullable=True),
+    Column("finished_at", UTCDateTime, nullable=True),
+    # The digest of the artifact the pipeline built.
+    Column("artifact", Text, nullable=True),
+    Column("on_trunk", Boolean, nullable=False),
+    sqlite_autoincrement=True,
+)
+
+# One row per job run of a pipeline: a sharded spec job has one row per shard.
+jobs = Table(
+    "jobs",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column(
+        "pipeline_id",
+        Integer,
+        ForeignKey("pipelines.id", ondelete="CASCADE"),
+        nullable=False,
+        index=True,
+    ),
+    # The run's name, e.g. "unit[1/2]"; ``job`` is the spec job it runs, e.g. "unit".
+    Column("name", Text, nullable=False),
+    Column("job", Text, nullable=False),
+    Column("stage", Text, nullable=False),
+    Column("shard_index", Integer, nullable=False),
+    Column("shard_total", Integer, nullable=False),
+    # Names of the jobs this one waits for.
+    Column("needs", JSON, nullable=False),
+    Column("status", Text, nullable=False),
+    # A sentence for people: "exit code 1", "timed out after 5m".
+    Column("reason", Text, nullable=False, default=""),
+    Column("exit_code", Integer, nullable=True),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("cache_key", Text, nullable=True, index=True),
+    # The id of the job whose result this one reuses.
+    Column("cached_from", Integer, nullable=True),
+    Column("started_at", UTCDateTime, nullable=True),
+    Column("finished_at", UTCDateTime, nullable=True),
+    Column("log_path", Text, nullable=True),
+    # A summary of the job's test report; SQL NULL, not JSON null, when there is none.
+    Column("tests", JSON(none_as_null=True), nullable=True),
+    # Names of the tests that failed and then passed on a retry.
+    Column("flaky", JSON, nullable=False, default=list),
+    UniqueConstraint("pipeline_id", "name"),
+    sqlite_autoincrement=True,
+)
+
+# Built artifacts, addressed by the digest of their contents.
+artifacts = Table(
+    "artifacts",
+    metadata,
+    # "sha256:<64 hex digits>".
+    Column("digest", Text, primary_key=True),
+    Column("project", String(PROJECT_NAME_MAX_LENGTH), nullable=False, index=True),
+    Column("commit", Text, nullable=False),
+    # The git tree the artifact was built from.
+    Column("tree", Text, nullable=False),
+    Column("pipeline_id", Integer, nullable=True),
+    Column("size", Integer, nullable=False),
+    # Where the store keeps the artifact's file.
+    Column("path", Text, nullable=False),
+    Column("manifest", JSON, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+)
+
+# The line's changes, appended and never edited; the newest is the line's current state.
+line_events = Table(
+    "line_events",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("project", String(PROJECT_NAME_MAX_LENGTH), nullable=False, index=True),
+    # The state the line is in after the event: running or stopped.
+    Column("state", Text, nullable=False),
+    # pipeline or manual.
+    Column("cause", Text, nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("actor", Text, nullable=False),
+    Column("commit", Text, nullable=True),
+    Column("pipeline_id", Integer, nullable=True),
+    # E.g. the failing jobs and tests of the pipeline that stopped the line.
+    Column("details", JSON, nullable=False),
+    Column("at", UTCDateTime, nullable=False),
+)
+
+# One row each time a test failed and then passed on a retry within one job.
+flaky_tests = Table(
+    "flaky_tests",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("project", String(PROJECT_NAME_MAX_LENGTH), nullable=False, index=True),
+    Column("test", Text, nullable=False),
+    Column("job", Text, nullable=False),
+    Column("commit", Text, nullable=False),
+    Column("pipeline_id", Integer, nullable=False),
+    Column("at", UTCDateTime, nullable=False),
 )

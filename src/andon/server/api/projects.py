@@ -78,6 +78,8 @@ def add_project(body: ProjectIn, request: Request, response: Response) -> Projec
     )
     if not created:
         response.status_code = 200
+    # The first pipeline, for the tip of trunk, starts at once rather than at the next poll.
+    request.app.state.scheduler.wake()
     return _out(record)
 
 
