@@ -25,6 +25,11 @@ if str(SHOP_ROOT) not in sys.path:
 from shop.testing import RunningShop, run_shop  # noqa: E402
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    """Register the marks the shop's tests use, also when they run on their own."""
+    config.addinivalue_line("markers", "e2e: end-to-end tests with real processes and sockets")
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Keep this shard's share of the tests when the pipeline splits the job
     (``parallel: N`` sets ANDON_SHARD_INDEX and ANDON_SHARD_TOTAL)."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import time
+from urllib.parse import quote
 from typing import Annotated, Any
 
 import typer
@@ -194,13 +195,13 @@ def logs(
             if follow:
                 _follow(api, pipeline_id, name)
             else:
-                text = api.text(f"/pipelines/{pipeline_id}/logs/{name}")
+                text = api.text(f"/pipelines/{pipeline_id}/logs/{quote(name)}")
                 if text:
                     typer.echo(text, nl=not text.endswith("\n"))
 
 
 def _follow(api: Any, pipeline_id: int, name: str) -> None:
-    for event, data in api.events(f"/pipelines/{pipeline_id}/logs/{name}?follow=true"):
+    for event, data in api.events(f"/pipelines/{pipeline_id}/logs/{quote(name)}?follow=true"):
         if event == "end":
             end = json.loads(data)
             note(f"({name}: {end['status']}{': ' + end['reason'] if end.get('reason') else ''})")

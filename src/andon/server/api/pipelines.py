@@ -89,7 +89,7 @@ def cancel_pipeline(pipeline_id: int, request: Request) -> dict[str, Any]:
     return pipeline_dict(_scheduler(request).cancel(pipeline_id))
 
 
-@router.get("/pipelines/{pipeline_id}/logs/{job}")
+@router.get("/pipelines/{pipeline_id}/logs/{job:path}")
 async def job_log(
     pipeline_id: int,
     job: str,
