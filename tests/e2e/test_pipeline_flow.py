@@ -30,15 +30,22 @@ GIT_ENV = {
 
 def git(repo: Path, *args: str) -> str:
     return subprocess.run(
-        ["git", "-C", str(repo), *args], capture_output=True, text=True, check=True,
+        ["git", "-C", str(repo), *args],
+        capture_output=True,
+        text=True,
+        check=True,
         env={**os.environ, **GIT_ENV},
     ).stdout.strip()
 
 
 def andon(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
     result = subprocess.run(
-        [sys.executable, "-m", "andon", *args], capture_output=True, text=True, timeout=120,
-        check=False, stdin=subprocess.DEVNULL,
+        [sys.executable, "-m", "andon", *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+        stdin=subprocess.DEVNULL,
     )
     if check:
         assert result.returncode == 0, result.stdout + result.stderr
@@ -106,11 +113,11 @@ def commit(repo: Path, path: str, text: str, message: str) -> str:
     return git(repo, "rev-parse", "HEAD")
 
 
-BROKEN_TEST = '''
+BROKEN_TEST = """
 
 def test_the_cart_total_includes_a_gift_wrap_fee():
     assert 1 + 1 == 3, "the fee is missing"
-'''
+"""
 
 
 def test_commits_flow_to_artifacts_and_a_red_trunk_stops_the_line(
@@ -135,8 +142,12 @@ def test_commits_flow_to_artifacts_and_a_red_trunk_stops_the_line(
     assert json.loads(verified.stdout)["verified"] is True
 
     # A failing test stops the line by itself.
-    red_sha = commit(shop_monorepo, str(tests.relative_to(shop_monorepo)),
-                     tests.read_text() + BROKEN_TEST, "add gift wrap")
+    red_sha = commit(
+        shop_monorepo,
+        str(tests.relative_to(shop_monorepo)),
+        tests.read_text() + BROKEN_TEST,
+        "add gift wrap",
+    )
     red = server.finished(red_sha)
     assert red["status"] == "failed"
     line = json.loads(andon("line", "status", "--json").stdout)
@@ -147,8 +158,12 @@ def test_commits_flow_to_artifacts_and_a_red_trunk_stops_the_line(
     # the last green one is still allowed, and so is the unprotected test environment.
     git(shop_monorepo, "checkout", "-qb", "feature", green_sha)
     init = shop_monorepo / "examples/shop/shop/__init__.py"
-    feature_sha = commit(shop_monorepo, str(init.relative_to(shop_monorepo)),
-                         init.read_text() + "# feature work\n", "feature work")
+    feature_sha = commit(
+        shop_monorepo,
+        str(init.relative_to(shop_monorepo)),
+        init.read_text() + "# feature work\n",
+        "feature work",
+    )
     git(shop_monorepo, "checkout", "-q", "main")
     ran = andon("pipeline", "run", "--ref", "feature", "--wait", "--json")
     feature = json.loads(ran.stdout)
@@ -168,8 +183,12 @@ def test_commits_flow_to_artifacts_and_a_red_trunk_stops_the_line(
         assert allowed.status_code == 201, allowed.text
 
     # The fix restarts the line by itself.
-    fixed_sha = commit(shop_monorepo, str(tests.relative_to(shop_monorepo)),
-                       tests.read_text().replace(BROKEN_TEST, ""), "fix the test")
+    fixed_sha = commit(
+        shop_monorepo,
+        str(tests.relative_to(shop_monorepo)),
+        tests.read_text().replace(BROKEN_TEST, ""),
+        "fix the test",
+    )
     assert server.finished(fixed_sha)["status"] == "success"
     line = json.loads(andon("line", "status", "--json").stdout)
     assert line["state"] == "running"
@@ -193,8 +212,11 @@ def test_a_server_killed_mid_pipeline_marks_it_interrupted_and_runs_it_again(
     andon("project", "add", str(repo))
     wait_for(
         "the job to run",
-        lambda: any(job["status"] == "running" for job in server.get("/pipelines/1")["jobs"])
-        if server.get("/pipelines?limit=1") else None,
+        lambda: (
+            any(job["status"] == "running" for job in server.get("/pipelines/1")["jobs"])
+            if server.get("/pipelines?limit=1")
+            else None
+        ),
     )
     record = json.loads((andon_home / "server.json").read_text())
     os.kill(record["pid"], signal.SIGKILL)

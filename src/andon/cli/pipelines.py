@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import json
 import time
-from urllib.parse import quote
 from typing import Annotated, Any
+from urllib.parse import quote
 
 import typer
 

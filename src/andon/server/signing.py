@@ -17,7 +17,9 @@ def signature_matches(secret: str, body: bytes, signature: str | None) -> bool:
     """Whether ``signature`` signs ``body`` with ``secret`` (in constant time)."""
     if not signature:
         return False
-    return hmac.compare_digest(sign(secret, body), signature.strip())
+    # As bytes: compare_digest refuses str with non-ASCII characters, which a header may hold.
+    expected = sign(secret, body).encode("ascii")
+    return hmac.compare_digest(expected, signature.strip().encode("utf-8", "surrogateescape"))
 
 
 def token_matches(secret: str, token: str | None) -> bool:
