@@ -199,7 +199,7 @@ SLOW_SPEC = """\
 service: {name: slow}
 processes: {web: {command: "true"}}
 build:
-  wait: {command: "echo started; sleep 3; echo finished"}
+  wait: {command: "echo started; sleep 4; echo finished"}
 package: {paths: [andon.yaml]}
 environments: {prod: {}}
 """
@@ -219,6 +219,8 @@ def test_a_server_killed_mid_pipeline_marks_it_interrupted_and_runs_it_again(
         ),
     )
     record = json.loads((andon_home / "server.json").read_text())
+    (pid_file,) = (andon_home / "logs" / "pipelines" / "1").glob("*.pid")
+    job_pid = int(pid_file.read_text().split()[0])
     os.kill(record["pid"], signal.SIGKILL)
     wait_for("the server to die", lambda: andon("status", check=False).returncode == 1)
     server.start()
@@ -227,9 +229,18 @@ def test_a_server_killed_mid_pipeline_marks_it_interrupted_and_runs_it_again(
         lambda: (p := server.get("/pipelines/1"))["status"] == "interrupted" and p,
     )
     assert "server stopped" in interrupted["error"]
+    # The orphaned job of the dead server was stopped, not left running.
+    assert not Path(f"/proc/{job_pid}").exists() or "Z" in _state(job_pid)
     rerun = wait_for(
         "the rerun to finish",
         lambda: (p := server.get("/pipelines/2"))["status"] in {"success", "failed"} and p,
     )
     assert rerun["status"] == "success" and rerun["rerun_of"] == 1
     assert rerun["commit"] == interrupted["commit"]
+
+
+def _state(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[-1].split()[0]
+    except OSError:
+        return "gone"

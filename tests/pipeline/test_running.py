@@ -7,13 +7,16 @@ from __future__ import annotations
 import asyncio
 import os
 import shlex
+import signal
+import subprocess
 import sys
 import time
 from pathlib import Path
 
 import pytest
 
-from andon.pipeline import CommandOutcome, LogSink, run_job_command
+from andon.pipeline import CommandOutcome, LogSink, reap_orphans, run_job_command
+from andon.pipeline.running import _record_group
 from andon.store import JobStatus
 
 PYTHON = shlex.quote(sys.executable)
@@ -278,3 +281,27 @@ def test_cancelling_the_caller_leaves_no_process_behind(tmp_path: Path) -> None:
     asyncio.run(scenario())
 
     assert gone(int((tmp_path / "child.pid").read_text()))
+
+
+def test_an_orphaned_job_recorded_in_its_pid_file_is_reaped(tmp_path: Path) -> None:
+    pid_file = tmp_path / "job.pid"
+    sink = LogSink(tmp_path / "job.log")
+    orphan = subprocess.Popen(["sleep", "30"], start_new_session=True)
+    try:
+        _record_group(pid_file, orphan.pid)
+        assert reap_orphans([pid_file]) == 1
+        assert orphan.wait(timeout=5) == -signal.SIGKILL
+        assert not pid_file.exists()
+    finally:
+        orphan.kill()
+        orphan.wait()
+        sink.close()
+
+
+def test_a_pid_file_of_a_process_that_is_gone_reaps_nothing(tmp_path: Path) -> None:
+    pid_file = tmp_path / "job.pid"
+    done = subprocess.Popen(["true"])
+    done.wait()
+    pid_file.write_text(f"{done.pid} 12345\n")
+    assert reap_orphans([pid_file]) == 0
+    assert not pid_file.exists()

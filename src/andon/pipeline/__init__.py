@@ -37,7 +37,7 @@ from andon.pipeline.planning import (
     decide_next,
     plan_pipeline,
 )
-from andon.pipeline.running import CommandOutcome, run_job_command
+from andon.pipeline.running import CommandOutcome, reap_orphans, run_job_command
 from andon.pipeline.unpacking import unpack
 from andon.pipeline.workspaces import WorkspaceFactory, safe_directory_name
 
@@ -76,6 +76,7 @@ __all__ = [
     "mask",
     "parse_reports",
     "plan_pipeline",
+    "reap_orphans",
     "record_change",
     "run_job_command",
     "safe_directory_name",

@@ -303,6 +303,7 @@ class _Run:
                     timeout=job.timeout_seconds,
                     sink=sink,
                     cancel=self.cancel,
+                    pid_file=log_path.with_suffix(".pid"),
                 )
                 report = (
                     await asyncio.to_thread(parse_reports, workspace, job.reports)
@@ -375,6 +376,7 @@ class _Run:
                     timeout=job.timeout_seconds,
                     sink=sink,
                     cancel=self.cancel,
+                    pid_file=log_path.with_suffix(".pid"),
                 )
                 if outcome.status is not JobStatus.SUCCESS:
                     return self._end(

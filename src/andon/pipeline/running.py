@@ -10,7 +10,7 @@ import os
 import shutil
 import signal
 import time
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -51,6 +51,7 @@ async def run_job_command(
     sink: LogSink,
     cancel: asyncio.Event | None = None,
     kill_grace: float = KILL_GRACE,
+    pid_file: Path | None = None,
 ) -> CommandOutcome:
     """Run ``command`` with ``bash -eo pipefail -c`` in ``cwd`` and report how it ended.
 
@@ -58,7 +59,9 @@ async def run_job_command(
     and stderr together, goes to ``sink`` as it arrives. On timeout or when ``cancel`` is
     set, the command's process group gets SIGTERM and, ``kill_grace`` seconds later, SIGKILL,
     so that processes it started stop too; the same happens to processes left behind when
-    it ends. An empty command succeeds at once.
+    it ends. An empty command succeeds at once. With ``pid_file``, the process group is
+    recorded there while it runs, so that :func:`reap_orphans` can stop it should this
+    process die first.
     """
     started = time.monotonic()
 
@@ -93,6 +96,8 @@ async def run_job_command(
         # ValueError: an environment value with a NUL byte, which no process can be given.
         return outcome(JobStatus.INFRA_FAILED, None, f"could not start: {_describe(exc)}")
     pid = transport.get_pid()
+    if pid_file is not None:
+        _record_group(pid_file, pid)
     canceled = asyncio.ensure_future(cancel.wait()) if cancel is not None else None
     stopped_for: str | None = None
     try:
@@ -117,6 +122,8 @@ async def run_job_command(
         if canceled is not None:
             canceled.cancel()
         transport.close()
+        if pid_file is not None:
+            pid_file.unlink(missing_ok=True)
     code = transport.get_returncode()
     assert code is not None
     if stopped_for == "timeout":
@@ -188,3 +195,38 @@ def _describe(error: OSError | ValueError) -> str:
         text = error.strerror.lower()
         return f"{text}: {error.filename}" if error.filename else text
     return str(error)
+
+
+def _start_time(pid: int) -> str | None:
+    """When ``pid`` started (in clock ticks since boot): with the pid, a process's identity,
+    since pids are reused."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    fields = stat.rsplit(")", 1)[-1].split()
+    return fields[19] if len(fields) > 19 else None
+
+
+def _record_group(pid_file: Path, pid: int) -> None:
+    # Without the record an orphan cannot be reaped later; the job itself still runs.
+    with contextlib.suppress(OSError):
+        pid_file.write_text(f"{pid} {_start_time(pid) or '-'}\n")
+
+
+def reap_orphans(pid_files: Iterable[Path]) -> int:
+    """Kill the process groups of jobs whose runner died (recorded by ``pid_file``); only
+    groups whose leader is still the very process recorded. Returns how many were killed."""
+    killed = 0
+    for pid_file in pid_files:
+        try:
+            pid_text, started = pid_file.read_text().split()[:2]
+            pid = int(pid_text)
+        except (OSError, ValueError):
+            pid_file.unlink(missing_ok=True)
+            continue
+        if started != "-" and _start_time(pid) == started:
+            _signal_group(pid, signal.SIGKILL)
+            killed += 1
+        pid_file.unlink(missing_ok=True)
+    return killed

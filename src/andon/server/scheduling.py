@@ -15,7 +15,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 
 from andon.errors import AndonError, ConflictError, NotFoundError
-from andon.pipeline import PipelineRunner
+from andon.pipeline import PipelineRunner, reap_orphans
 from andon.repos import GitRepository
 from andon.settings import Settings
 from andon.store import JobStatus, PipelineRecord, PipelineStatus, ProjectRecord, Store
@@ -82,6 +82,10 @@ class PipelineScheduler:
             if pipeline.status is PipelineStatus.QUEUED:
                 continue
             now = self.clock()
+            # Jobs of a server that died keep running as orphans; stop them first.
+            reaped = reap_orphans(self.runner.log_dir(pipeline.id).glob("*.pid"))
+            if reaped:
+                log.info("stopped %d orphaned job(s) of pipeline #%d", reaped, pipeline.id)
             for job in self.store.jobs.list_for_pipeline(pipeline.id):
                 if not job.status.finished:
                     self.store.jobs.update(
