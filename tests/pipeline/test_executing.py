@@ -284,3 +284,18 @@ def test_a_job_past_its_timeout_fails_and_the_pipeline_goes_on_judging(
     assert compile_job.status is JobStatus.FAILED
     assert "timed out" in compile_job.reason
     assert compile_job.duration is not None and compile_job.duration < 10
+
+
+def test_a_commit_sharing_an_earlier_artifact_is_not_packaged_again_on_rerun(
+    store: Store, runner: PipelineRunner, repo: Path
+) -> None:
+    register(store, repo)
+    first = run(store, runner, git(repo, "rev-parse", "HEAD"))
+    # Only a test changes: the packaged files, and so the artifact, stay the same.
+    sha = commit(repo, {"tests/test_app.py": PASSING + "\ndef test_more():\n    pass\n"})
+    second = run(store, runner, sha)
+    assert second.artifact == first.artifact
+    rerun = run(store, runner, sha)
+    package = store.jobs.get_by_name(rerun.id, "package")
+    assert package.status is JobStatus.CACHED
+    assert rerun.artifact == first.artifact

@@ -240,3 +240,17 @@ def test_to_dict_gives_json_values_with_utc_timestamps(store: Store) -> None:
     }
     assert type(as_dict["status"]) is str
     assert json.loads(json.dumps(as_dict)) == as_dict
+
+
+def test_the_artifact_of_a_commit_is_the_newest_one_its_pipelines_recorded(store: Store) -> None:
+    digest = "sha256:" + "ab" * 32
+    older = store.pipelines.create(
+        project="shop", commit="c1", branch="main", trigger="poll", on_trunk=True
+    )
+    store.pipelines.update(older.id, artifact=digest)
+    store.pipelines.create(
+        project="shop", commit="c1", branch="main", trigger="manual", on_trunk=True
+    )
+    assert store.pipelines.artifact_for_commit("shop", "c1") == digest
+    assert store.pipelines.artifact_for_commit("shop", "c2") is None
+    assert store.pipelines.artifact_for_commit("other", "c1") is None

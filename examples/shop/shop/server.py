@@ -110,6 +110,8 @@ class ShopHTTPServer(ThreadingHTTPServer):
     # finish before the process exits.
     daemon_threads = False
     block_on_close = True
+    # Bursts of concurrent checkouts queue rather than being refused.
+    request_queue_size = 64
 
     def __init__(self, address: tuple[str, int], app: ShopApp) -> None:
         if ":" in address[0]:

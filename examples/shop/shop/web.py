@@ -39,7 +39,14 @@ class Request:
 
     @property
     def path(self) -> str:
-        return urlsplit(self.target).path or "/"
+        # Origin-form targets ("/products?x=1") are split by hand: urlsplit would read
+        # "//[" as a network location and raise on it.
+        if self.target.startswith("/"):
+            return self.target.split("?", 1)[0].split("#", 1)[0] or "/"
+        try:
+            return urlsplit(self.target).path or "/"
+        except ValueError:
+            return self.target
 
     def read_body(self) -> bytes:
         raw_length = self.headers.get("content-length")

@@ -305,3 +305,7 @@ def test_a_body_shorter_than_its_content_length_is_400(live_shop: RunningShop) -
             status_line = answer.readline()
             assert status_line.startswith(b"HTTP/1.0 400"), status_line
             assert b"shorter than its Content-Length" in answer.read()
+
+
+def test_a_path_that_looks_like_a_broken_url_is_a_plain_404(live_shop: RunningShop) -> None:
+    assert live_shop.client.get("//[").status == 404

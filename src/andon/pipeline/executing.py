@@ -351,6 +351,11 @@ class _Run:
 
     async def _package(self, job: PlannedJob) -> JobStatus:
         existing = self.store.artifacts.for_commit(self.project.name, self.pipeline.commit)
+        if existing is None:
+            digest = self.store.pipelines.artifact_for_commit(
+                self.project.name, self.pipeline.commit
+            )
+            existing = self.store.artifacts.get(digest) if digest else None
         if existing is not None and self.runner.artifacts.exists(existing.digest):
             self.artifact = existing.digest
             return self._end(

@@ -159,6 +159,25 @@ class PipelineRepository(Repository):
         )
         return self._fetch_first(query, _record)
 
+    def artifact_for_commit(self, project: str, commit: str) -> str | None:
+        """The artifact digest the newest pipeline of ``commit`` built or reused, or None.
+
+        Artifacts are content-addressed: a commit whose files match an earlier commit's
+        shares that commit's artifact record, so this, not the artifacts table, tells
+        which artifact a commit has.
+        """
+        query = (
+            select(pipelines)
+            .where(
+                pipelines.c.project == project,
+                pipelines.c.commit == commit,
+                pipelines.c.artifact.is_not(None),
+            )
+            .order_by(pipelines.c.id.desc())
+        )
+        found = self._fetch_first(query, _record)
+        return found.artifact if found is not None else None
+
     def last_finished_on_trunk(self, project: str) -> PipelineRecord | None:
         """The trunk pipeline of ``project`` that passed or failed last, or None.
 
