@@ -35,7 +35,8 @@ from unittest import mock
 
 from workloads import LAYERS, WIDTH, Installation, commit_all, dag_spec, init_repo, installation
 
-from andon.pipeline import CacheDirectories, LocalArtifactStore, LogSink, WorkspaceFactory
+from andon.artifacts import LocalArtifactStore
+from andon.pipeline import CacheDirectories, LogSink, WorkspaceFactory
 from andon.pipeline import executing as executing_module
 from andon.store import JobRecord, Store
 

@@ -2,8 +2,10 @@
 environment once by the CLI and the server.
 
 ``ANDON_HOME`` (default ``~/.andon``) holds everything local: the SQLite database, the
-server's pid, log and URL, mirrors of registered repositories. ``ANDON_DATABASE_URL``
-switches the store to PostgreSQL.
+server's pid, log and URL, mirrors of registered repositories, the key secrets are
+encrypted with (unless ``ANDON_SECRET_KEY`` gives one) and every environment's files.
+``ANDON_DATABASE_URL`` switches the store to PostgreSQL; ``ANDON_POSTGRES_URL`` names the
+server on which environments that ask for PostgreSQL get their databases.
 """
 
 from __future__ import annotations
@@ -35,6 +37,13 @@ class Settings:
     """A Slack-compatible webhook told when the line stops or restarts (``ANDON_NOTIFY_URL``)."""
     webhook_secret: str | None = None
     """The shared secret of incoming GitHub/GitLab push webhooks (``ANDON_WEBHOOK_SECRET``)."""
+    # Neither is shown by repr(): a key or a password must not reach a log line.
+    secret_key: str | None = field(default=None, repr=False)
+    """The Fernet key that encrypts secrets at rest (``ANDON_SECRET_KEY``); unset, a key is
+    generated once into ``ANDON_HOME/secret.key``."""
+    postgres_url: str | None = field(default=None, repr=False)
+    """The PostgreSQL server on which environments get their databases
+    (``ANDON_POSTGRES_URL``, e.g. ``postgresql://USER@HOST:5432/postgres``); no default."""
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -49,6 +58,8 @@ class Settings:
             concurrency=int(_number(env, "ANDON_CONCURRENCY", os.cpu_count() or 1, minimum=1)),
             notify_url=env.get("ANDON_NOTIFY_URL") or None,
             webhook_secret=env.get("ANDON_WEBHOOK_SECRET") or None,
+            secret_key=env.get("ANDON_SECRET_KEY") or None,
+            postgres_url=env.get("ANDON_POSTGRES_URL") or None,
         )
 
     @property
@@ -70,6 +81,16 @@ class Settings:
     def repos_dir(self) -> Path:
         """Where mirrors of registered git repositories live."""
         return self.home / "repos"
+
+    @property
+    def secret_key_file(self) -> Path:
+        """The key secrets are encrypted with when ``ANDON_SECRET_KEY`` is unset (mode 0600)."""
+        return self.home / "secret.key"
+
+    @property
+    def environments_dir(self) -> Path:
+        """Where each environment's releases and data live: ``<project>/<environment>/``."""
+        return self.home / "environments"
 
 
 def _number(env: Mapping[str, str], name: str, default: float, *, minimum: float) -> float:

@@ -7,12 +7,10 @@ the line's deciders (:func:`decide_after_pipeline`, :func:`assess_promotion`, ..
 too. The rest acts: :class:`PipelineRunner` runs a pipeline, with :class:`WorkspaceFactory`
 for clean workspaces of the commit, :func:`compute_cache_key` and
 :class:`CacheDirectories` to reuse earlier work, :func:`run_job_command` to run a job into a
-:class:`LogSink`, :func:`parse_reports` for JUnit reports, and :func:`build_artifact` with
-a :class:`LocalArtifactStore` for the artifact.
+:class:`LogSink`, :func:`parse_reports` for JUnit reports, and ``andon.artifacts`` for the
+artifact.
 """
 
-from andon.pipeline.artifact_store import ArtifactStore, LocalArtifactStore, StoredArtifact
-from andon.pipeline.artifacts import BuiltArtifact, build_artifact
 from andon.pipeline.caching import CacheDirectories, compute_cache_key
 from andon.pipeline.executing import PipelineRunner
 from andon.pipeline.junit import TestReport, parse_reports
@@ -29,7 +27,6 @@ from andon.pipeline.line import (
 )
 from andon.pipeline.line_store import line_view, record_change, stopped_since
 from andon.pipeline.logs import LogSink, follow_log, mask
-from andon.pipeline.manifests import FileEntry, LockRecord, Manifest, digest_hex, short_digest
 from andon.pipeline.planning import (
     Decision,
     PlannedJob,
@@ -38,39 +35,29 @@ from andon.pipeline.planning import (
     plan_pipeline,
 )
 from andon.pipeline.running import CommandOutcome, reap_orphans, run_job_command
-from andon.pipeline.unpacking import unpack
 from andon.pipeline.workspaces import WorkspaceFactory, safe_directory_name
 
 __all__ = [
-    "ArtifactStore",
-    "BuiltArtifact",
     "CacheDirectories",
     "CommandOutcome",
     "Decision",
-    "FileEntry",
     "FinishedPipeline",
     "LineCause",
     "LineChange",
     "LineView",
-    "LocalArtifactStore",
-    "LockRecord",
     "LogSink",
-    "Manifest",
     "PipelineRunner",
     "PlannedJob",
     "PromotionRefusal",
-    "StoredArtifact",
     "TestReport",
     "WorkspaceFactory",
     "assess_pipeline",
     "assess_promotion",
-    "build_artifact",
     "compute_cache_key",
     "decide_after_pipeline",
     "decide_manual_resume",
     "decide_manual_stop",
     "decide_next",
-    "digest_hex",
     "follow_log",
     "line_view",
     "mask",
@@ -80,7 +67,5 @@ __all__ = [
     "record_change",
     "run_job_command",
     "safe_directory_name",
-    "short_digest",
     "stopped_since",
-    "unpack",
 ]

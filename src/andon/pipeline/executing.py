@@ -17,9 +17,9 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
+from andon.artifacts.building import build_artifact
+from andon.artifacts.local_store import LocalArtifactStore
 from andon.errors import AndonError, SpecError
-from andon.pipeline.artifact_store import LocalArtifactStore
-from andon.pipeline.artifacts import build_artifact
 from andon.pipeline.caching import CacheDirectories, compute_cache_key
 from andon.pipeline.junit import TestReport, parse_reports
 from andon.pipeline.line import FinishedPipeline, LineChange, decide_after_pipeline

@@ -2,15 +2,23 @@
 
 The server and the CLI's local commands open it with :func:`open_store` and use its
 repositories (``store.projects``, ``store.pipelines``, ``store.jobs``, ``store.artifacts``,
-``store.line``, ``store.flaky``); nothing outside this package touches SQLAlchemy.
+``store.line``, ``store.flaky``, ``store.environments``, ``store.secrets``); nothing outside
+this package touches SQLAlchemy.
 """
 
 from andon.store._artifacts import ArtifactRecord, ArtifactRepository
+from andon.store._environments import (
+    EnvironmentKind,
+    EnvironmentRecord,
+    EnvironmentRepository,
+    EnvironmentStatus,
+)
 from andon.store._flaky import FlakySummary, FlakyTestRecord, FlakyTestRepository
 from andon.store._jobs import JobRecord, JobRepository, NewJob
 from andon.store._line import LineEventRecord, LineEventRepository
 from andon.store._pipelines import PipelineRecord, PipelineRepository
 from andon.store._projects import ProjectRecord, ProjectRepository
+from andon.store._secrets import SecretRepository
 from andon.store._statuses import JobStatus, LineState, PipelineStatus
 from andon.store._store import Store, open_store
 from andon.store._tables import metadata
@@ -19,6 +27,10 @@ from andon.store._urls import redact_url
 __all__ = [
     "ArtifactRecord",
     "ArtifactRepository",
+    "EnvironmentKind",
+    "EnvironmentRecord",
+    "EnvironmentRepository",
+    "EnvironmentStatus",
     "FlakySummary",
     "FlakyTestRecord",
     "FlakyTestRepository",
@@ -34,6 +46,7 @@ __all__ = [
     "PipelineStatus",
     "ProjectRecord",
     "ProjectRepository",
+    "SecretRepository",
     "Store",
     "metadata",
     "open_store",

@@ -14,6 +14,7 @@ from sqlalchemy.orm import sessionmaker
 
 from andon.store._artifacts import ArtifactRepository
 from andon.store._engine import Dialect, create_store_engine, dialect_of
+from andon.store._environments import EnvironmentRepository
 from andon.store._failures import reporting_unavailability, unavailable
 from andon.store._flaky import FlakyTestRepository
 from andon.store._jobs import JobRepository
@@ -22,6 +23,7 @@ from andon.store._migrating import current_revision, upgrade_to_head
 from andon.store._pipelines import PipelineRepository
 from andon.store._projects import ProjectRepository
 from andon.store._repository import Clock
+from andon.store._secrets import SecretRepository
 from andon.store._urls import parse_url, redact_url
 
 
@@ -44,6 +46,8 @@ class Store:
         self.artifacts = ArtifactRepository(sessions, engine.url, clock)
         self.line = LineEventRepository(sessions, engine.url, clock)
         self.flaky = FlakyTestRepository(sessions, engine.url, clock)
+        self.environments = EnvironmentRepository(sessions, engine.url, clock)
+        self.secrets = SecretRepository(sessions, engine.url, clock)
 
     def schema_revision(self) -> str:
         """The Alembic revision the database is at."""

@@ -25,6 +25,8 @@ from sqlalchemy import (
 from sqlalchemy.types import TypeDecorator
 
 PROJECT_NAME_MAX_LENGTH = 100
+# Environment names are DNS labels (andon.yaml's name pattern).
+ENVIRONMENT_NAME_MAX_LENGTH = 63
 
 # Fixed constraint names, so that a migration written on SQLite names the same constraints
 # on PostgreSQL and a later migration can drop them by name on both. A unique constraint is
@@ -202,4 +204,56 @@ flaky_tests = Table(
     Column("commit", Text, nullable=False),
     Column("pipeline_id", Integer, nullable=False),
     Column("at", UTCDateTime, nullable=False),
+)
+
+
+# Environments of every project. A name is unique within its project: an environment
+# destroyed keeps its row (status destroyed) until it is created again, which replaces the
+# row, or deleted; so the name is free again without a partial index that SQLite and
+# PostgreSQL would each spell differently.
+environments = Table(
+    "environments",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("project", String(PROJECT_NAME_MAX_LENGTH), nullable=False),
+    Column("name", String(ENVIRONMENT_NAME_MAX_LENGTH), nullable=False),
+    # declared (in andon.yaml) or ephemeral (a copy made on demand, with a TTL).
+    Column("kind", Text, nullable=False),
+    Column("status", Text, nullable=False),
+    # The digest of the artifact deployed, and the commit it was built from.
+    Column("artifact", Text, nullable=True),
+    Column("version", Text, nullable=True),
+    Column("url", Text, nullable=True),
+    Column("router_port", Integer, nullable=True),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    Column("expires_at", UTCDateTime, nullable=True, index=True),
+    # The environment an ephemeral one was copied from.
+    Column("copied_from", Text, nullable=True),
+    # The sha256 of each rendered config file, by its path in the release.
+    Column("config_checksums", JSON, nullable=False),
+    # engine, url (never with a password), and path or name; SQL NULL without a database.
+    Column("database", JSON(none_as_null=True), nullable=True),
+    # The differences found at the last drift check; SQL NULL before the first one.
+    Column("drift", JSON(none_as_null=True), nullable=True),
+    Column("drift_checked_at", UTCDateTime, nullable=True),
+    # A sentence for people on the latest transition: "ready", "smoke test failed: ...".
+    Column("message", Text, nullable=False),
+    UniqueConstraint("project", "name"),
+    # A re-created environment gets a new id, never the one of the row it replaced.
+    sqlite_autoincrement=True,
+)
+
+# Secret values, encrypted (Fernet) before they reach the database, per environment.
+secrets = Table(
+    "secrets",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("project", String(PROJECT_NAME_MAX_LENGTH), nullable=False),
+    Column("environment", String(ENVIRONMENT_NAME_MAX_LENGTH), nullable=False),
+    Column("name", Text, nullable=False),
+    Column("ciphertext", Text, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    UniqueConstraint("project", "environment", "name"),
 )

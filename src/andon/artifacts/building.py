@@ -7,7 +7,7 @@ the ``package.vendor`` command have run, then hands the result to an artifact st
 What goes in: every path of ``package.paths`` (files or directories, relative to the service
 root), plus ``vendor/`` when ``package.vendor`` is set and the command made that directory,
 minus whatever ``package.exclude`` matches (the rules are in
-:mod:`andon.pipeline._selecting`). Symbolic links are kept as links, never followed, and only
+:mod:`andon.artifacts._selecting`). Symbolic links are kept as links, never followed, and only
 if they point inside the workspace.
 
 The same tree always gives byte-identical archives, so the same digest: entries are sorted,
@@ -29,10 +29,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO
 
+from andon.artifacts._members import link_problem, name_parts, name_problem
+from andon.artifacts._selecting import Entry, Kind, collect, resolve_inside
+from andon.artifacts.manifests import FileEntry, LockRecord, Manifest
 from andon.errors import ArtifactError
-from andon.pipeline._members import link_problem, name_parts, name_problem
-from andon.pipeline._selecting import Entry, Kind, collect, resolve_inside
-from andon.pipeline.manifests import FileEntry, LockRecord, Manifest
 from andon.spec import PackageSpec
 
 VENDOR_DIR = "vendor"

@@ -12,10 +12,10 @@ from pathlib import Path
 
 import pytest
 
+from andon.artifacts import unpacking
+from andon.artifacts.building import build_artifact
+from andon.artifacts.unpacking import unpack
 from andon.errors import ArtifactError, ConflictError
-from andon.pipeline import unpacking
-from andon.pipeline.artifacts import build_artifact
-from andon.pipeline.unpacking import unpack
 from andon.spec import PackageSpec
 
 

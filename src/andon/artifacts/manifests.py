@@ -1,4 +1,4 @@
-"""The manifest and digest of an artifact: what :func:`~andon.pipeline.artifacts.build_artifact`
+"""The manifest and digest of an artifact: what :func:`~andon.artifacts.building.build_artifact`
 records beside the archive, and what the artifact store checks the archive against.
 
 An artifact is named by its digest, ``sha256:<hex>`` of the archive's bytes. The archive

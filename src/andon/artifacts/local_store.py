@@ -1,6 +1,6 @@
 """Where artifacts are kept once built, addressed by their digest, and how they are checked.
 
-The pipeline puts each :class:`~andon.pipeline.artifacts.BuiltArtifact` into a store;
+The pipeline puts each :class:`~andon.artifacts.building.BuiltArtifact` into a store;
 deploys and ``andon artifact verify`` verify it there before use. :class:`LocalArtifactStore`
 keeps files under a directory (``ANDON_HOME/artifacts``)::
 
@@ -26,10 +26,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
+from andon.artifacts._members import normalized_name
+from andon.artifacts.building import BuiltArtifact
+from andon.artifacts.manifests import FileEntry, Manifest, digest_hex, short_digest
 from andon.errors import ArtifactError, NotFoundError
-from andon.pipeline._members import normalized_name
-from andon.pipeline.artifacts import BuiltArtifact
-from andon.pipeline.manifests import FileEntry, Manifest, digest_hex, short_digest
 
 _CHUNK = 1 << 20
 _STORED_MODE = 0o444

@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
+from andon.artifacts.building import BuiltArtifact, build_artifact
+from andon.artifacts.local_store import ArtifactStore, LocalArtifactStore
 from andon.errors import ArtifactError, NotFoundError, UsageError
-from andon.pipeline.artifact_store import ArtifactStore, LocalArtifactStore
-from andon.pipeline.artifacts import BuiltArtifact, build_artifact
 from andon.spec import PackageSpec
 
 COMMIT = "1a2b3c4d5e6f7a8b9c0d1e2f3a4b5c6d7e8f9a0b"

@@ -17,8 +17,8 @@ import zlib
 from collections.abc import Sequence
 from pathlib import Path
 
+from andon.artifacts._members import hardlink_problem, link_problem, name_problem, normalized_name
 from andon.errors import ArtifactError, ConflictError
-from andon.pipeline._members import hardlink_problem, link_problem, name_problem, normalized_name
 
 
 def unpack(archive: Path, dest: Path) -> None:

@@ -1,5 +1,5 @@
 """Choosing the files of an artifact: ``package.paths`` minus ``package.exclude``, kept
-inside the workspace. :func:`~andon.pipeline.artifacts.build_artifact` calls :func:`collect`.
+inside the workspace. :func:`~andon.artifacts.building.build_artifact` calls :func:`collect`.
 
 Exclude patterns are matched against each path relative to the service root in POSIX form
 (``shop/app.py``), case-sensitively, one path component at a time:
@@ -28,8 +28,8 @@ from dataclasses import dataclass
 from fnmatch import fnmatchcase
 from pathlib import Path, PurePosixPath
 
+from andon.artifacts._members import name_parts
 from andon.errors import ArtifactError
-from andon.pipeline._members import name_parts
 
 
 class Kind(enum.Enum):

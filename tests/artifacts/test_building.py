@@ -14,10 +14,10 @@ from pathlib import Path
 
 import pytest
 
+from andon.artifacts._selecting import is_excluded
+from andon.artifacts.building import BuiltArtifact, build_artifact
+from andon.artifacts.manifests import Manifest
 from andon.errors import ArtifactError
-from andon.pipeline._selecting import is_excluded
-from andon.pipeline.artifacts import BuiltArtifact, build_artifact
-from andon.pipeline.manifests import Manifest
 from andon.spec import PackageSpec, load_spec
 
 SHOP = Path(__file__).resolve().parents[2] / "examples" / "shop"
