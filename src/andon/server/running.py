@@ -41,7 +41,6 @@ def bind(host: str, port: int) -> socket.socket:
                 "another with --port."
             ) from exc
         raise UsageError(f"cannot listen on {host}:{port}: {exc.strerror}.") from exc
-    sock.set_inheritable(True)
     return sock
 
 

@@ -30,6 +30,13 @@ def _utc_now() -> datetime:
     return datetime.now(UTC)
 
 
+def _running_loop() -> asyncio.AbstractEventLoop | None:
+    try:
+        return asyncio.get_running_loop()
+    except RuntimeError:
+        return None
+
+
 class PipelineScheduler:
     """Queues and runs pipelines for all projects."""
 
@@ -49,12 +56,14 @@ class PipelineScheduler:
         self._tasks: dict[str, asyncio.Task[None]] = {}
         self._cancels: dict[int, asyncio.Event] = {}
         self._loop: asyncio.Task[None] | None = None
+        self._event_loop: asyncio.AbstractEventLoop | None = None
 
     # -- life cycle ------------------------------------------------------------------
 
     def start(self) -> None:
         """Recover what a dead server left, then watch and run in the background."""
         self.recover()
+        self._event_loop = asyncio.get_running_loop()
         self._loop = asyncio.create_task(self._run_forever(), name="andon-scheduler")
 
     async def stop(self) -> None:
@@ -72,8 +81,19 @@ class PipelineScheduler:
                 await task
 
     def wake(self) -> None:
-        """Look at trunks and queues now rather than at the next interval."""
-        self._wake.set()
+        """Look at trunks and queues now rather than at the next interval. Safe to call
+        from any thread: the API queues pipelines from its worker threads."""
+        self._in_loop(self._wake.set)
+
+    def _in_loop(self, callback: Callable[[], object]) -> None:
+        """Call ``callback`` on the loop the scheduler runs in. An asyncio.Event is not
+        thread-safe: set from another thread, the task waiting on it may never wake."""
+        owner = self._event_loop
+        if owner is None or _running_loop() is owner:
+            callback()
+            return
+        with contextlib.suppress(RuntimeError):  # that loop has closed; nobody waits
+            owner.call_soon_threadsafe(callback)
 
     def recover(self) -> list[PipelineRecord]:
         """Mark unfinished pipelines interrupted and queue each again; returns the reruns."""
@@ -147,6 +167,11 @@ class PipelineScheduler:
         if last is not None:
             try:
                 commits = repo.commits_since(tip, last.commit, MAX_NEW_COMMITS)
+                # Commits on the last built one that trunk no longer has: history was
+                # rewritten (reset, force-push). Walking from there would queue a history
+                # nobody pushed as new; as for a first pipeline, build the tip alone.
+                if repo.commits_since(last.commit, tip, 1):
+                    commits = [tip]
             except NotFoundError:
                 # History was rewritten and the last built commit is gone: build the tip.
                 commits = [tip]
@@ -170,7 +195,7 @@ class PipelineScheduler:
         if pipeline.status.finished:
             raise ConflictError(f"pipeline #{pipeline_id} has finished ({pipeline.status.value}).")
         if pipeline_id in self._cancels:
-            self._cancels[pipeline_id].set()
+            self._in_loop(self._cancels[pipeline_id].set)
             return pipeline
         return self.store.pipelines.update(
             pipeline_id,
@@ -203,6 +228,7 @@ class PipelineScheduler:
 
     def dispatch(self) -> None:
         """Start the oldest queued pipeline of each project that runs none."""
+        self._event_loop = asyncio.get_running_loop()
         queued = self.store.pipelines.list(statuses=[PipelineStatus.QUEUED], limit=1000)
         for pipeline in sorted(queued, key=lambda p: p.id):
             task = self._tasks.get(pipeline.project)

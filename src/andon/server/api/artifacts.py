@@ -6,6 +6,7 @@ from typing import Any
 
 from fastapi import APIRouter, Query, Request
 
+from andon.errors import ArtifactError, ConflictError
 from andon.store import ArtifactRecord, Store
 
 router = APIRouter(tags=["artifacts"])
@@ -44,5 +45,9 @@ def verify_artifact(digest: str, request: Request) -> dict[str, Any]:
     """Check the stored archive against its digest and manifest; a tampered artifact is a
     409 whose message names the first file that does not match."""
     record = _store(request).artifacts.get(digest)
-    manifest = request.app.state.runner.artifacts.verify(record.digest)
+    try:
+        manifest = request.app.state.runner.artifacts.verify(record.digest)
+    except ArtifactError as exc:
+        # The artifact is there but not as it was built: its state, not the server, fails.
+        raise ConflictError(exc.message) from exc
     return {"digest": record.digest, "verified": True, "files": len(manifest.files)}

@@ -147,11 +147,16 @@ def local_push(body: LocalPush, request: Request) -> dict[str, Any]:
     store: Store = request.app.state.store
     matching = [p for p in store.projects.list() if p.source == body.source]
     queued = []
+    commit = body.commit or ""
+    branch = (body.ref or "").removeprefix("refs/heads/")
+    # A post-receive hook reports every ref a push moved: tags and other refs are not
+    # branches, and a deleted branch's new commit is all zeros. Neither has a build.
+    if branch.startswith("refs/") or not commit or _ZERO.match(commit):
+        branch = ""
     for project in matching:
-        branch = (body.ref or "").removeprefix("refs/heads/")
         # Trunk is watched by the poller; other branches are queued here, as a push would.
-        if body.commit and branch and branch != project.trunk:
-            pipeline = _queue(request, project, body.commit, branch, "hook")
+        if branch and branch != project.trunk:
+            pipeline = _queue(request, project, commit, branch, "hook")
             if pipeline is not None:
                 queued.append(pipeline)
     scheduler: PipelineScheduler = request.app.state.scheduler
