@@ -15,6 +15,7 @@ import typer
 from andon import __version__
 from andon.cli import (
     _output,
+    agent,
     artifacts,
     control_plane,
     hooks,
@@ -60,6 +61,7 @@ app.command()(control_plane.server)
 app.command()(control_plane.start)
 app.command()(control_plane.stop)
 app.command()(control_plane.status)
+app.command()(agent.agent)
 app.add_typer(projects.app, name="project")
 app.add_typer(pipelines.app, name="pipeline")
 app.add_typer(artifacts.app, name="artifact")

@@ -1,0 +1,66 @@
+"""The node agent, one per host: it supervises service instances (start, health checks,
+restarts with backoff, drain, stop), keeps its desired state in a file that survives its
+own death, serves a token-protected admin API, and tells the router (the data plane) which
+instances may get each environment's requests.
+
+:class:`Agent` is the whole of it: a :class:`Supervisor` acts on each
+:class:`InstanceRecord`, a :class:`StateFile` keeps them; :func:`create_admin_app` is its
+API and :func:`serve_agent` its process (``andon agent``). The supervisor's reactions are pure
+deciders (:func:`decide_after_exit`, :func:`assess_check`) under a
+:class:`SupervisorPolicy`.
+
+The router plugs in as a :class:`DataPlane` (see ``running.serve_agent``, marked ROUTER);
+until then :class:`NullDataPlane` stands in.
+"""
+
+from andon.agent._agent import Agent
+from andon.agent.admin import create_admin_app, render_metrics
+from andon.agent.data_plane import Backend, DataPlane, EnvironmentView, NullDataPlane
+from andon.agent.instances import InstancePhase, InstanceRecord, InstanceSpec, InstanceStatus
+from andon.agent.logs import InstanceLog
+from andon.agent.policy import (
+    CheckVerdict,
+    CrashHistory,
+    ExitDecision,
+    Probe,
+    SupervisorPolicy,
+    assess_check,
+    decide_after_exit,
+    describe_exit,
+)
+from andon.agent.processes import InstanceProcess
+from andon.agent.running import ensure_token, read_token, serve_agent, spawn_agent
+from andon.agent.state import AgentState, EnvironmentState, StateFile
+from andon.agent.supervising import Supervisor
+
+__all__ = [
+    "Agent",
+    "AgentState",
+    "Backend",
+    "CheckVerdict",
+    "CrashHistory",
+    "DataPlane",
+    "EnvironmentState",
+    "EnvironmentView",
+    "ExitDecision",
+    "InstanceLog",
+    "InstancePhase",
+    "InstanceProcess",
+    "InstanceRecord",
+    "InstanceSpec",
+    "InstanceStatus",
+    "NullDataPlane",
+    "Probe",
+    "StateFile",
+    "Supervisor",
+    "SupervisorPolicy",
+    "assess_check",
+    "create_admin_app",
+    "decide_after_exit",
+    "describe_exit",
+    "ensure_token",
+    "read_token",
+    "render_metrics",
+    "serve_agent",
+    "spawn_agent",
+]

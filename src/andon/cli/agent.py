@@ -1,0 +1,44 @@
+"""``andon agent``: the node agent in the foreground — it supervises this host's service
+instances and serves its admin API on 127.0.0.1 until Ctrl-C. Stopping it leaves the
+instances running; the next start re-adopts them."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from andon.settings import Settings
+
+
+def agent(
+    admin_port: Annotated[
+        int | None,
+        typer.Option(
+            "--admin-port", min=1, max=65535, help="The admin API's port (default: 8701)."
+        ),
+    ] = None,
+    state: Annotated[
+        Path | None,
+        typer.Option("--state", help="The agent's state directory (default: ANDON_HOME/agent)."),
+    ] = None,
+    drain_seconds: Annotated[
+        float,
+        typer.Option(
+            "--drain-seconds",
+            min=0,
+            help="How long a stopping instance, out of routing, finishes its requests "
+            "before SIGTERM.",
+        ),
+    ] = 2.0,
+) -> None:
+    """Run the node agent in the foreground until Ctrl-C."""
+    from andon.agent import SupervisorPolicy, serve_agent
+    from andon.agent.running import DEFAULT_ADMIN_PORT
+
+    serve_agent(
+        state or Settings.from_env().home / "agent",
+        admin_port=admin_port or DEFAULT_ADMIN_PORT,
+        policy=SupervisorPolicy(drain_seconds=drain_seconds),
+    )
