@@ -1,4 +1,5 @@
-"""Fixtures shared by every tier: a private ANDON_HOME, real git repositories, free ports."""
+"""Fixtures shared by every tier: a private ANDON_HOME, real git repositories, free ports,
+and a tiny registered service with a built artifact for the environments' tests."""
 
 from __future__ import annotations
 
@@ -7,9 +8,16 @@ import shutil
 import socket
 import subprocess
 from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+
+from andon.artifacts import LocalArtifactStore, build_artifact
+from andon.settings import Settings
+from andon.spec import load_spec
+from andon.store import PipelineStatus, Store, open_store
 
 ROOT = Path(__file__).resolve().parents[1]
 SHOP = ROOT / "examples" / "shop"
@@ -90,3 +98,101 @@ def free_port() -> int:
 def port() -> Iterator[int]:
     """A free TCP port on 127.0.0.1."""
     yield free_port()
+
+
+TINY_SPEC = """\
+service: {name: tiny}
+processes:
+  web: {command: python app.py, health: /healthz}
+config:
+  templates: [{source: app.conf.j2, destination: app.conf}]
+  values: {greeting: hello}
+secrets: [TOKEN, BREAK]
+database:
+  migrations: {command: bash migrate.sh, path: migrations}
+  seed: {command: echo seeded}
+smoke:
+  commands: [{name: it answers, command: bash smoke.sh}]
+package:
+  paths: [app.py, app.conf.j2, migrate.sh, smoke.sh, migrations]
+environments:
+  test: {}
+  staging: {from: test, values: {greeting: hi}, instances: 2}
+  prod: {protected: true}
+"""
+
+TINY_FILES = {
+    "andon.yaml": TINY_SPEC,
+    "app.py": "print('a tiny service')\n",
+    "app.conf.j2": "greeting = {{ greeting }}\ntoken = {{ TOKEN | default('unset') }}\n",
+    # Refuses to run without its TOKEN, and says the token out loud: logs must mask it.
+    "migrate.sh": (
+        'test -n "$TOKEN" || { echo "TOKEN is not set; refusing to migrate" >&2; exit 3; }\n'
+        'echo "migrating with token $TOKEN"\n'
+        "python3 - \"${DATABASE_URL#sqlite:///}\" <<'SQL'\n"
+        "import sqlite3, sys\n"
+        "db = sqlite3.connect(sys.argv[1])\n"
+        "db.execute('CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER, name TEXT)')\n"
+        "db.execute(\"INSERT INTO schema_migrations VALUES (1, 'first')\")\n"
+        "db.commit()\n"
+        "SQL\n"
+    ),
+    "smoke.sh": 'test -z "$BREAK" || { echo "broken on purpose"; exit 1; }\ntest -n "$ANDON_URL"\n',
+    "migrations/0001_first.sql": "CREATE TABLE things (id INTEGER);\n",
+}
+
+
+@dataclass
+class TinyService:
+    """A registered project ``tiny`` with one artifact built from its repository."""
+
+    store: Store
+    settings: Settings
+    repo: Path
+    commit: str
+    artifact: str
+    pipeline_id: int
+
+
+@pytest.fixture
+def tiny_service(tmp_path: Path, andon_home: Path) -> Iterator[TinyService]:
+    """The tiny service registered in a fresh store, its artifact built as a pipeline
+    would (``package``), and a green trunk pipeline that names it."""
+    from andon.server.registry import register_project  # noqa: PLC0415 - the server stack
+
+    settings = Settings.from_env({"ANDON_HOME": str(andon_home)})
+    repo = make_repo(tmp_path / "tiny", TINY_FILES)
+    commit, tree = git(repo, "rev-parse", "HEAD"), git(repo, "rev-parse", "HEAD^{tree}")
+    with open_store(settings.database_url) as store:
+        register_project(store, settings, source=str(repo), subdir="", name=None, trunk="main")
+        spec = load_spec(repo / "andon.yaml")
+        built = build_artifact(
+            repo,
+            spec.package,
+            service="tiny",
+            commit=commit,
+            tree=tree,
+            created_at=datetime.now(UTC),
+            out_dir=tmp_path / "staging",
+        )
+        stored = LocalArtifactStore(settings.home / "artifacts").put(built)
+        pipeline = store.pipelines.create(
+            project="tiny", commit=commit, branch="main", trigger="poll", on_trunk=True
+        )
+        store.pipelines.update(
+            pipeline.id,
+            status=PipelineStatus.SUCCESS,
+            artifact=built.digest,
+            finished_at=datetime.now(UTC),
+        )
+        store.artifacts.add(
+            digest=built.digest,
+            project="tiny",
+            commit=commit,
+            tree=tree,
+            pipeline_id=pipeline.id,
+            size=built.size,
+            path=str(stored.path),
+            manifest=built.manifest.to_dict(),
+        )
+        yield TinyService(store, settings, repo, commit, built.digest, pipeline.id)

@@ -2,8 +2,9 @@
 environment once by the CLI and the server.
 
 ``ANDON_HOME`` (default ``~/.andon``) holds everything local: the SQLite database, the
-server's pid, log and URL, mirrors of registered repositories, the key secrets are
-encrypted with (unless ``ANDON_SECRET_KEY`` gives one) and every environment's files.
+server's and the agent's pid, log and URL, mirrors of registered repositories, the key
+secrets are encrypted with (unless ``ANDON_SECRET_KEY`` gives one) and every
+environment's files.
 ``ANDON_DATABASE_URL`` switches the store to PostgreSQL; ``ANDON_POSTGRES_URL`` names the
 server on which environments that ask for PostgreSQL get their databases.
 """
@@ -44,6 +45,9 @@ class Settings:
     postgres_url: str | None = field(default=None, repr=False)
     """The PostgreSQL server on which environments get their databases
     (``ANDON_POSTGRES_URL``, e.g. ``postgresql://USER@HOST:5432/postgres``); no default."""
+    drift_interval: float = 60.0
+    """Seconds between the server's drift checks of each ready environment
+    (``ANDON_DRIFT_INTERVAL``)."""
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -60,6 +64,7 @@ class Settings:
             webhook_secret=env.get("ANDON_WEBHOOK_SECRET") or None,
             secret_key=env.get("ANDON_SECRET_KEY") or None,
             postgres_url=env.get("ANDON_POSTGRES_URL") or None,
+            drift_interval=_number(env, "ANDON_DRIFT_INTERVAL", 60.0, minimum=1.0),
         )
 
     @property
@@ -71,6 +76,22 @@ class Settings:
     def server_log(self) -> Path:
         """The log of the server started in the background."""
         return self.home / "server.log"
+
+    @property
+    def agent_file(self) -> Path:
+        """The JSON file in which ``andon start`` records the agent's pid, URL, state
+        directory and log; the server finds the agent through it."""
+        return self.home / "agent.json"
+
+    @property
+    def agent_log(self) -> Path:
+        """The log of the agent started in the background."""
+        return self.home / "agent.log"
+
+    @property
+    def agent_dir(self) -> Path:
+        """The state directory of the agent ``andon start`` and ``andon agent`` run."""
+        return self.home / "agent"
 
     @property
     def logs_dir(self) -> Path:

@@ -63,12 +63,19 @@ def test_start_register_list_status_stop(shop_monorepo: Path, port: int, andon_h
         assert report["running"] is True and report["url"] == url
         assert report["database"] == "sqlite"
         assert (andon_home / "andon.db").is_file()
+        # The agent runs beside the server, recorded where the server finds it.
+        agent = json.loads((andon_home / "agent.json").read_text())
+        assert report["agent"]["running"] is True and report["agent"]["url"] == agent["url"]
+        assert f"Its agent is running at {agent['url']}" in started.stdout
+        assert (andon_home / "agent" / "agent-token").is_file()
     finally:
         stopped = andon("stop")
-    assert stopped.returncode == 0 and "Stopped" in stopped.stdout
+    assert stopped.returncode == 0 and "Stopped Andon" in stopped.stdout
+    assert "Stopped its agent" in stopped.stdout
     after = andon("status", "--json")
     assert after.returncode == 1 and json.loads(after.stdout)["running"] is False
-    assert not (andon_home / "server.json").exists()
+    assert json.loads(after.stdout)["agent"]["running"] is False
+    assert not (andon_home / "server.json").exists() and not (andon_home / "agent.json").exists()
 
 
 def test_start_refuses_a_port_in_use_in_one_line(port: int) -> None:
@@ -100,7 +107,7 @@ def test_the_server_names_an_unreachable_database_without_its_password(port: int
     assert "s3cret-pw" not in result.stderr + result.stdout
 
 
-def test_start_reports_why_the_server_did_not_come_up(port: int) -> None:
+def test_start_reports_why_the_server_did_not_come_up(port: int, andon_home: Path) -> None:
     dead = free_tcp_port_distinct_from(port)
     os.environ["ANDON_DATABASE_URL"] = f"postgresql+psycopg://root:pw@127.0.0.1:{dead}/x"
     try:
@@ -110,6 +117,9 @@ def test_start_reports_why_the_server_did_not_come_up(port: int) -> None:
     line = assert_one_line_error(result, code=1)
     assert f"127.0.0.1:{dead}" in line and "log:" in line
     assert "pw@" not in line
+    # The agent it started beside the server is stopped too, and forgotten.
+    assert not (andon_home / "agent.json").exists()
+    assert "Its agent is not running" in andon("status").stdout
 
 
 def test_registering_an_invalid_spec_prints_located_problems(

@@ -9,8 +9,9 @@ API and :func:`serve_agent` its process (``andon agent``). The supervisor's reac
 deciders (:func:`decide_after_exit`, :func:`assess_check`) under a
 :class:`SupervisorPolicy`.
 
-The router plugs in as a :class:`DataPlane` (see ``running.serve_agent``, marked ROUTER);
-until then :class:`NullDataPlane` stands in.
+The data plane is a :class:`DataPlane`: ``serve_agent`` runs the built-in router
+(``andon.agent.router.RouterDataPlane``, one listener per environment with a listen port);
+:class:`NullDataPlane` routes nothing (tests of the agent alone).
 """
 
 from andon.agent._agent import Agent

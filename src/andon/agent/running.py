@@ -28,6 +28,7 @@ from andon.agent._agent import Agent
 from andon.agent.admin import create_admin_app
 from andon.agent.data_plane import DataPlane
 from andon.agent.policy import SupervisorPolicy
+from andon.agent.router import RouterDataPlane
 from andon.errors import ConfigurationError, ConflictError, PortInUseError, UsageError
 
 DEFAULT_ADMIN_PORT = 8701
@@ -89,12 +90,10 @@ def serve_agent(
     lock = _claim(state_dir)
     try:
         token_sha256 = ensure_token(state_dir)
-        # ROUTER: wire the built-in router in here. Pass a DataPlane (data_plane.py) that
-        # keeps one andon.agent.router.Router per environment with a listen port: apply()
-        # builds a RouterConfig from view.routing and view.backends (grouped by version),
-        # starts the Router on view.listen_port the first time and Router.apply()s later
-        # views; remove() and close() Router.stop(). Until then NullDataPlane stands in:
-        # the routing is kept and persisted, but nothing listens.
+        # The built-in router is the data plane unless the caller brings another (tests);
+        # it listens where the admin API does, on this host only unless told otherwise.
+        if data_plane is None:
+            data_plane = RouterDataPlane(host)
         agent = Agent(state_dir, policy=policy, data_plane=data_plane)
         # An unreadable state file stops the start here, in one line, not inside the server.
         agent.state_file.load()
@@ -120,14 +119,20 @@ def spawn_agent(
     admin_port: int = DEFAULT_ADMIN_PORT,
     log: Path,
     drain_seconds: float | None = None,
+    backoff: float | None = None,
     env: dict[str, str] | None = None,
 ) -> subprocess.Popen[bytes]:
-    """Start ``andon agent`` in the background, detached, its output appended to ``log``."""
+    """Start ``andon agent`` in the background, detached, its output appended to ``log``.
+
+    ``drain_seconds`` and ``backoff`` are the agent's options of those names.
+    """
     log.parent.mkdir(parents=True, exist_ok=True)
     command = [sys.executable, "-m", "andon", "agent"]
     command += ["--admin-port", str(admin_port), "--state", str(state_dir)]
     if drain_seconds is not None:
         command += ["--drain-seconds", f"{drain_seconds:g}"]
+    if backoff is not None:
+        command += ["--backoff", f"{backoff:g}"]
     with open(log, "ab") as output:
         return subprocess.Popen(
             command,

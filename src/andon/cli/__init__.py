@@ -18,10 +18,13 @@ from andon.cli import (
     agent,
     artifacts,
     control_plane,
+    environments,
     hooks,
     line,
+    logs,
     pipelines,
     projects,
+    secrets,
     spec,
     tests,
 )
@@ -68,6 +71,9 @@ app.add_typer(artifacts.app, name="artifact")
 app.add_typer(line.app, name="line")
 app.add_typer(tests.app, name="tests")
 app.add_typer(hooks.app, name="hooks")
+app.add_typer(environments.app, name="env")
+app.add_typer(secrets.app, name="secret")
+app.command()(logs.logs)
 
 
 def main() -> None:

@@ -58,9 +58,13 @@ class ApiClient:
         """POST ``body`` to ``path`` and return the decoded JSON."""
         return self._call("POST", path, json=body)
 
-    def delete(self, path: str) -> None:
-        """DELETE ``path``."""
-        self._call("DELETE", path)
+    def put(self, path: str, body: dict[str, Any]) -> Any:
+        """PUT ``body`` to ``path`` and return the decoded JSON (None when there is none)."""
+        return self._call("PUT", path, json=body)
+
+    def delete(self, path: str) -> Any:
+        """DELETE ``path`` and return the decoded JSON (None when there is none)."""
+        return self._call("DELETE", path)
 
     def text(self, path: str) -> str:
         """GET ``path`` as plain text."""

@@ -1,14 +1,18 @@
-"""The control plane in the background: ``andon start`` spawns ``andon server`` as a
-detached process and records its pid, URL and log in ``ANDON_HOME/server.json``;
-``stop`` and ``status`` read that record. Only this module manages those processes.
+"""The control plane in the background: ``andon start`` spawns ``andon server`` and
+``andon agent`` as detached processes and records their pids, URLs and logs in
+``ANDON_HOME/server.json`` and ``ANDON_HOME/agent.json`` (where the server finds its
+agent); ``stop`` and ``status`` read those records. Only this module manages those
+processes.
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -20,7 +24,7 @@ from typing import Any
 
 import httpx
 
-from andon.errors import AndonError, PermanentError
+from andon.errors import AndonError, PermanentError, PortInUseError
 from andon.settings import Settings
 
 
@@ -149,13 +153,143 @@ def terminate(pid: int, *, grace: float = 15.0) -> bool:
     return True
 
 
-def _last_error(settings: Settings) -> str:
-    """The last ``error:`` line the server wrote, which says why it stopped."""
+def _last_error(settings: Settings, log: Path | None = None) -> str:
+    """The last ``error:`` line the server (or the agent) wrote, which says why it stopped."""
     try:
-        lines = settings.server_log.read_text("utf-8", errors="replace").splitlines()
+        path = log or settings.server_log
+        lines = path.read_text("utf-8", errors="replace").splitlines()
     except OSError:
         return "no log was written"
     for line in reversed(lines):
         if line.startswith("error: "):
             return line.removeprefix("error: ").rstrip()
     return "no reason was logged"
+
+
+# -- the agent ---------------------------------------------------------------------------
+
+AGENT_PORT = 8701
+"""The agent's admin port when it is free (``andon agent``'s default)."""
+_TOKEN_FILE = "agent-token"
+
+
+@dataclass(frozen=True)
+class AgentRecord:
+    """What ``andon start`` wrote about the agent it started."""
+
+    pid: int
+    url: str
+    state: str
+    """Its state directory, which holds its token."""
+    log: str
+    started_at: str
+
+
+def read_agent(settings: Settings) -> AgentRecord | None:
+    """The recorded agent, or None."""
+    try:
+        data = json.loads(settings.agent_file.read_text("utf-8"))
+        return AgentRecord(**data)
+    except (OSError, ValueError, TypeError):
+        return None
+
+
+def write_agent(settings: Settings, record: AgentRecord) -> None:
+    """Record the agent atomically."""
+    partial = settings.agent_file.with_suffix(".json.partial")
+    partial.write_text(json.dumps(asdict(record), indent=2) + "\n", "utf-8")
+    partial.replace(settings.agent_file)
+
+
+def forget_agent(settings: Settings) -> None:
+    """Remove the record of the agent."""
+    settings.agent_file.unlink(missing_ok=True)
+
+
+def agent_port(wanted: int | None) -> int:
+    """``wanted``, else the agent's usual port when it is free, else any free port."""
+    if wanted is not None:
+        return wanted
+    for candidate in (AGENT_PORT, 0):
+        with socket.socket() as sock:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                sock.bind(("127.0.0.1", candidate))
+            except OSError as exc:
+                if exc.errno != errno.EADDRINUSE:
+                    raise
+                continue
+            return int(sock.getsockname()[1])
+    raise AndonError("no free port for the agent's admin API; free one and start again.")
+
+
+def free_port() -> int:
+    """A port nothing listens on right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def agent_health(record: AgentRecord, timeout: float = 2.0) -> dict[str, Any] | None:
+    """The agent's health document, or None when it does not answer."""
+    try:
+        token = (Path(record.state) / _TOKEN_FILE).read_text("utf-8").strip()
+        response = httpx.get(
+            f"{record.url}/v1/health",
+            headers={"Authorization": f"Bearer {token}"},
+            timeout=timeout,
+        )
+        data = response.json() if response.status_code == 200 else None
+    except (OSError, httpx.HTTPError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def spawn_agent(settings: Settings, port: int) -> subprocess.Popen[bytes]:
+    """Start ``andon agent`` detached from this terminal, logging to ANDON_HOME."""
+    settings.home.mkdir(parents=True, exist_ok=True)
+    env = {**os.environ, "ANDON_HOME": str(settings.home)}
+    with open(settings.agent_log, "ab") as log:
+        log.write(f"--- andon start {datetime.now(UTC).isoformat()} ---\n".encode())
+        log.flush()
+        command = [sys.executable, "-m", "andon", "agent"]
+        command += ["--admin-port", str(port), "--state", str(settings.agent_dir)]
+        return subprocess.Popen(
+            command,
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            env=env,
+            close_fds=True,
+        )
+
+
+def await_agent(
+    process: subprocess.Popen[bytes],
+    record: AgentRecord,
+    settings: Settings,
+    *,
+    timeout: float,
+) -> dict[str, Any]:
+    """Poll until the agent answers healthy; explain why when it exits or stays silent."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        code = process.poll()
+        if code is not None:
+            reason = _last_error(settings, settings.agent_log)
+            message = (
+                f"the agent exited with code {code} while starting: {reason} "
+                f"(log: {settings.agent_log})"
+            )
+            # Another process took the port between the look at it and the agent's bind.
+            if "already in use" in reason:
+                raise PortInUseError(message)
+            raise PermanentError(message)
+        document = agent_health(record, timeout=1.0)
+        if document is not None:
+            return document
+        time.sleep(0.1)
+    raise AndonError(
+        f"the agent did not become healthy within {timeout:.0f}s; see {settings.agent_log}."
+    )

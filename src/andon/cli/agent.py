@@ -32,13 +32,27 @@ def agent(
             "before SIGTERM.",
         ),
     ] = 2.0,
+    backoff: Annotated[
+        float,
+        typer.Option(
+            "--backoff",
+            min=0.01,
+            help="Seconds before a crashed instance is first restarted; the wait doubles "
+            "with each crash in a row, up to 30 seconds (or this, if longer).",
+        ),
+    ] = 0.5,
 ) -> None:
     """Run the node agent in the foreground until Ctrl-C."""
     from andon.agent import SupervisorPolicy, serve_agent
     from andon.agent.running import DEFAULT_ADMIN_PORT
 
+    defaults = SupervisorPolicy()
     serve_agent(
         state or Settings.from_env().home / "agent",
         admin_port=admin_port or DEFAULT_ADMIN_PORT,
-        policy=SupervisorPolicy(drain_seconds=drain_seconds),
+        policy=SupervisorPolicy(
+            drain_seconds=drain_seconds,
+            backoff_base=backoff,
+            backoff_cap=max(defaults.backoff_cap, backoff),
+        ),
     )

@@ -119,6 +119,21 @@ def provision_database(
     return DatabaseInfo(engine=DatabaseEngine.POSTGRES, url=_with_database(server, name), name=name)
 
 
+def database_info(
+    spec: AndonSpec, project: str, env: str, settings: Settings
+) -> DatabaseInfo | None:
+    """Where :func:`provision_database` keeps the database of environment ``env`` of
+    ``project``, found without touching it; None when andon.yaml declares none."""
+    if spec.database is None:
+        return None
+    if spec.database.engine is DatabaseEngine.SQLITE:
+        path = sqlite_path(spec, project, env, settings)
+        return DatabaseInfo(engine=DatabaseEngine.SQLITE, url=f"sqlite:///{path}", path=path)
+    name = database_name(project, env)
+    url = _with_database(_server_url(settings), name)
+    return DatabaseInfo(engine=DatabaseEngine.POSTGRES, url=url, name=name)
+
+
 def drop_database(info: DatabaseInfo, settings: Settings) -> None:
     """Remove the database ``info`` describes, with its data; nothing happens if it is gone.
 
@@ -140,8 +155,14 @@ def drop_database(info: DatabaseInfo, settings: Settings) -> None:
 
 def sqlite_path(spec: AndonSpec, project: str, env: str, settings: Settings) -> Path:
     """Where the SQLite database of environment ``env`` of ``project`` lives."""
-    directory = settings.environments_dir / _segment(project) / _segment(env) / "data"
+    directory = environment_dir(settings, project, env) / "data"
     return directory / f"{_segment(spec.service.name)}.db"
+
+
+def environment_dir(settings: Settings, project: str, env: str) -> Path:
+    """The directory of environment ``env`` of ``project``: its releases, its SQLite data
+    and the logs of its commands, ``ANDON_HOME/environments/<project>/<env>``."""
+    return settings.environments_dir / _segment(project) / _segment(env)
 
 
 def database_name(project: str, env: str) -> str:

@@ -38,8 +38,8 @@ def prepare_release(artifact_store: ArtifactStore, digest: str, dest_root: Path)
     match its digest or cannot be unpacked.
     """
     manifest = artifact_store.verify(digest)
-    hex_digits = digest.removeprefix("sha256:")[:HEX_LENGTH]
-    release = dest_root / RELEASES_DIR / hex_digits
+    release = release_path(dest_root, digest)
+    hex_digits = release.name
     if release.is_dir() and not release.is_symlink() and _intact(release, manifest):
         return release
     archive = artifact_store.path(digest)
@@ -60,6 +60,11 @@ def prepare_release(artifact_store: ArtifactStore, digest: str, dest_root: Path)
         if fresh.exists():
             shutil.rmtree(fresh, ignore_errors=True)
     return release
+
+
+def release_path(dest_root: Path, digest: str) -> Path:
+    """Where :func:`prepare_release` puts artifact ``digest`` under ``dest_root``."""
+    return dest_root / RELEASES_DIR / digest.removeprefix("sha256:")[:HEX_LENGTH]
 
 
 def release_digest(path: Path) -> dict[str, str]:

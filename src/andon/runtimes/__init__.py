@@ -8,7 +8,7 @@ runtimes are not written yet.
 
 from andon.errors import ConfigurationError
 from andon.runtimes.fake import FakeEnvironment, FakeRuntime
-from andon.runtimes.local import LocalRuntime, agent_state_dir
+from andon.runtimes.local import LocalRuntime, agent_address, agent_state_dir
 from andon.runtimes.protocol import InstancePhase, InstanceSpec, InstanceStatus, Runtime
 from andon.settings import Settings
 from andon.spec import RuntimeKind
@@ -21,6 +21,7 @@ __all__ = [
     "InstanceStatus",
     "LocalRuntime",
     "Runtime",
+    "agent_address",
     "agent_state_dir",
     "runtime_for",
 ]

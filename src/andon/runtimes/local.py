@@ -6,6 +6,7 @@ error bodies come back as the matching Andon errors; an agent that does not answ
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -39,7 +40,17 @@ _ERRORS: dict[str, type[AndonError]] = {
 
 def agent_state_dir(settings: Settings) -> Path:
     """The state directory of the agent that ``andon agent`` runs by default."""
-    return settings.home / "agent"
+    return settings.agent_dir
+
+
+def agent_address(settings: Settings) -> tuple[str, Path]:
+    """The URL and token file of this host's agent: as ``andon start`` recorded them in
+    ``ANDON_HOME/agent.json``, else those of ``andon agent`` run with its defaults."""
+    try:
+        recorded = json.loads(settings.agent_file.read_text("utf-8"))
+        return str(recorded["url"]), Path(recorded["state"]) / TOKEN_FILE_NAME
+    except (OSError, ValueError, KeyError, TypeError):
+        return DEFAULT_AGENT_URL, agent_state_dir(settings) / TOKEN_FILE_NAME
 
 
 class LocalRuntime:
@@ -67,8 +78,9 @@ class LocalRuntime:
 
     @classmethod
     def from_settings(cls, settings: Settings) -> LocalRuntime:
-        """The runtime of the agent that ``andon agent`` runs with these settings."""
-        return cls(DEFAULT_AGENT_URL, agent_state_dir(settings) / TOKEN_FILE_NAME)
+        """The runtime of this host's agent (see :func:`agent_address`)."""
+        url, token = agent_address(settings)
+        return cls(url, token)
 
     async def ensure_environment(
         self, environment: str, *, listen_port: int | None, routing: Mapping[str, Any]

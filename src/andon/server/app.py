@@ -18,10 +18,24 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
 from andon import __version__
+from andon.environments import EnvironmentLifecycle
 from andon.errors import AndonError, SpecError
 from andon.pipeline import PipelineRunner
-from andon.server.api import artifacts, health, hooks, line, pipelines, projects, tests
+from andon.server.api import (
+    artifacts,
+    environments,
+    health,
+    hooks,
+    line,
+    pipelines,
+    projects,
+    secrets,
+    tests,
+)
+from andon.server.drift_checking import DriftChecker
 from andon.server.notifying import Notifier
+from andon.server.operations import EnvironmentOperations
+from andon.server.reaping import EnvironmentReaper
 from andon.server.scheduling import PipelineScheduler
 from andon.settings import Settings
 from andon.store import Store
@@ -30,26 +44,40 @@ access_log = logging.getLogger("andon.server.access")
 error_log = logging.getLogger("andon.server")
 
 
-def create_app(settings: Settings, store: Store, *, controllers: bool = True) -> FastAPI:
+def create_app(
+    settings: Settings,
+    store: Store,
+    *,
+    controllers: bool = True,
+    lifecycle: EnvironmentLifecycle | None = None,
+) -> FastAPI:
     """The control plane's ASGI application, serving ``store``; the caller owns the store.
 
-    With ``controllers`` the pipeline scheduler watches trunks while the app runs; tests of
-    the API alone turn it off and drive the scheduler themselves.
+    With ``controllers`` the pipeline scheduler watches trunks (and its tick reaps expired
+    environments and checks drift) while the app runs; tests of the API alone turn it off
+    and drive the controllers themselves. ``lifecycle`` creates and destroys environments
+    (default: on the local agent that ``andon start`` recorded; tests give a fake runtime).
     """
     notifier = Notifier(settings.notify_url)
     runner = PipelineRunner(
         store, settings, concurrency=settings.concurrency, on_line_change=notifier.line_changed
     )
-    scheduler = PipelineScheduler(store, settings, runner)
+    lifecycle = lifecycle or EnvironmentLifecycle(store, settings)
+    operations = EnvironmentOperations()
+    reaper = EnvironmentReaper(store, lifecycle, operations)
+    drift = DriftChecker(store, lifecycle, operations, interval=settings.drift_interval)
+    scheduler = PipelineScheduler(store, settings, runner, periodic=[reaper.tick, drift.tick])
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         if controllers:
+            reaper.recover()
             scheduler.start()
         try:
             yield
         finally:
             await scheduler.stop()
+            await operations.close()
             notifier.flush(timeout=5.0)
 
     app = FastAPI(
@@ -67,7 +95,21 @@ def create_app(settings: Settings, store: Store, *, controllers: bool = True) ->
     app.state.notifier = notifier
     app.state.runner = runner
     app.state.scheduler = scheduler
-    for module in (health, projects, pipelines, artifacts, line, tests, hooks):
+    app.state.lifecycle = lifecycle
+    app.state.operations = operations
+    app.state.reaper = reaper
+    app.state.drift_checker = drift
+    for module in (
+        health,
+        projects,
+        pipelines,
+        artifacts,
+        line,
+        tests,
+        hooks,
+        environments,
+        secrets,
+    ):
         app.include_router(module.router, prefix="/api/v1")
     _install_error_handlers(app)
     app.middleware("http")(_log_request)

@@ -1,6 +1,8 @@
 """The pipeline scheduler: watches the trunk of every registered project, queues one
 pipeline per new commit in commit order, and runs queued pipelines — one at a time per
-project, projects side by side. Started and stopped with the server (its lifespan).
+project, projects side by side. Started and stopped with the server (its lifespan). Its
+tick also drives the other periodic controllers it is given (the TTL reaper and the
+drift checker of environments).
 
 On start it marks pipelines left running by a server that died as interrupted and queues
 them again, so none stays "running" forever.
@@ -11,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
 
 from andon.errors import AndonError, ConflictError, NotFoundError
@@ -21,6 +23,9 @@ from andon.settings import Settings
 from andon.store import JobStatus, PipelineRecord, PipelineStatus, ProjectRecord, Store
 
 log = logging.getLogger("andon.server.scheduler")
+
+Periodic = Callable[[datetime], Awaitable[object]]
+"""A controller the scheduler's tick drives, given the time of the tick."""
 
 MAX_NEW_COMMITS = 50
 """Commits queued at once after a large push; older ones are left out (the newest count)."""
@@ -47,11 +52,13 @@ class PipelineScheduler:
         runner: PipelineRunner,
         *,
         clock: Callable[[], datetime] = _utc_now,
+        periodic: Sequence[Periodic] = (),
     ) -> None:
         self.store = store
         self.settings = settings
         self.runner = runner
         self.clock = clock
+        self.periodic = list(periodic)
         self._wake = asyncio.Event()
         self._tasks: dict[str, asyncio.Task[None]] = {}
         self._cancels: dict[int, asyncio.Event] = {}
@@ -217,7 +224,8 @@ class PipelineScheduler:
             self._wake.clear()
 
     async def tick(self) -> None:
-        """Poll every project's trunk once, then start what is queued."""
+        """Poll every project's trunk once, start what is queued, then run the periodic
+        controllers."""
         for project in self.store.projects.list():
             try:
                 await asyncio.to_thread(self.poll, project)
@@ -225,6 +233,12 @@ class PipelineScheduler:
                 message = exc.message if isinstance(exc, AndonError) else str(exc)
                 log.warning("cannot poll project %s: %s", project.name, message)
         self.dispatch()
+        for controller in self.periodic:
+            # One controller failing must not keep the others (or the pipelines) from running.
+            try:
+                await controller(self.clock())
+            except Exception:
+                log.exception("a periodic controller failed; trying again at the next tick")
 
     def dispatch(self) -> None:
         """Start the oldest queued pipeline of each project that runs none."""
