@@ -62,7 +62,7 @@ def run_into_sink(
     return outcome, log.read_text("utf-8"), sink
 
 
-def gone(pid: int, within: float = 3.0) -> bool:
+def gone(pid: int, within: float = 15.0) -> bool:
     """Whether process ``pid`` has ended (a zombie waiting to be reaped has ended too)."""
     deadline = time.monotonic() + within
     while time.monotonic() < deadline:

@@ -265,7 +265,7 @@ class TestCancel:
         assert store.pipelines.get(pipeline.id).status is PipelineStatus.SUCCESS
 
 
-async def wait_until(condition: Callable[[], bool], *, timeout: float = 20.0) -> None:
+async def wait_until(condition: Callable[[], bool], *, timeout: float = 60.0) -> None:
     """Let the loop run until ``condition`` holds; fail after ``timeout`` seconds."""
     deadline = time.monotonic() + timeout
     while not condition():
@@ -278,7 +278,7 @@ def finished(store: Store, *ids: int) -> Callable[[], bool]:
     return lambda: all(store.pipelines.get(i).status.finished for i in ids)
 
 
-def run_in_debug_loop(scenario: Callable[[], Coroutine[Any, Any, T]], timeout: float = 30) -> T:
+def run_in_debug_loop(scenario: Callable[[], Coroutine[Any, Any, T]], timeout: float = 120) -> T:
     """Run ``scenario`` in an event loop in debug mode, which raises on any call into the
     loop from a thread other than its own; fail, rather than hang, if the loop never ends
     (a task waiting on an event set from another thread may never wake)."""
@@ -363,7 +363,8 @@ class TestRunning:
                 again = await asyncio.to_thread(
                     scheduler.queue, project, project.commit, branch="main", trigger="manual"
                 )
-                await wait_until(finished(store, again.id), timeout=10)
+                # Well within the minute the next poll would take, even on a loaded machine.
+                await wait_until(finished(store, again.id), timeout=45)
             finally:
                 await scheduler.stop()
 
