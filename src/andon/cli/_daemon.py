@@ -20,7 +20,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 
@@ -40,20 +40,32 @@ class ServerRecord:
     started_at: str
 
 
-def read_record(settings: Settings) -> ServerRecord | None:
-    """The recorded server, or None when there is none (or the record is unreadable)."""
+_Record = TypeVar("_Record", "ServerRecord", "AgentRecord")
+
+
+def _read_json(path: Path, kind: type[_Record]) -> _Record | None:
+    """The record in ``path``, or None when there is none (or it is unreadable)."""
     try:
-        data = json.loads(settings.server_file.read_text("utf-8"))
-        return ServerRecord(**data)
+        return kind(**json.loads(path.read_text("utf-8")))
     except (OSError, ValueError, TypeError):
         return None
 
 
-def write_record(settings: Settings, record: ServerRecord) -> None:
-    """Record the server atomically, so that a reader never sees half a file."""
-    partial = settings.server_file.with_suffix(".json.partial")
+def _write_json(path: Path, record: ServerRecord | AgentRecord) -> None:
+    """Write a record atomically, so that a reader never sees half a file."""
+    partial = path.with_suffix(".json.partial")
     partial.write_text(json.dumps(asdict(record), indent=2) + "\n", "utf-8")
-    partial.replace(settings.server_file)
+    partial.replace(path)
+
+
+def read_record(settings: Settings) -> ServerRecord | None:
+    """The recorded server, or None when there is none (or the record is unreadable)."""
+    return _read_json(settings.server_file, ServerRecord)
+
+
+def write_record(settings: Settings, record: ServerRecord) -> None:
+    """Record the server atomically."""
+    _write_json(settings.server_file, record)
 
 
 def forget_record(settings: Settings) -> None:
@@ -187,18 +199,12 @@ class AgentRecord:
 
 def read_agent(settings: Settings) -> AgentRecord | None:
     """The recorded agent, or None."""
-    try:
-        data = json.loads(settings.agent_file.read_text("utf-8"))
-        return AgentRecord(**data)
-    except (OSError, ValueError, TypeError):
-        return None
+    return _read_json(settings.agent_file, AgentRecord)
 
 
 def write_agent(settings: Settings, record: AgentRecord) -> None:
     """Record the agent atomically."""
-    partial = settings.agent_file.with_suffix(".json.partial")
-    partial.write_text(json.dumps(asdict(record), indent=2) + "\n", "utf-8")
-    partial.replace(settings.agent_file)
+    _write_json(settings.agent_file, record)
 
 
 def forget_agent(settings: Settings) -> None:
