@@ -113,12 +113,14 @@ async def run_job_command(
         drained, _ = await asyncio.wait({job.drained}, timeout=_DRAIN_SECONDS)
         if not drained:
             sink.note("output stopped being read: a process the job started still holds it")
+    except asyncio.CancelledError:
+        # We were cancelled ourselves: leave nothing running behind, whatever the child
+        # watcher believes of the leader (its report can come late or be wrong), and wait
+        # for the kill to land so that the process is reaped rather than left a zombie.
+        _signal_group(pid, signal.SIGKILL)
+        await asyncio.wait({job.exited}, timeout=kill_grace)
+        raise
     finally:
-        if transport.get_returncode() is None:
-            # We were cancelled ourselves: leave nothing running behind, and wait for the
-            # kill to land so that the process is reaped rather than left a zombie.
-            _signal_group(pid, signal.SIGKILL)
-            await asyncio.wait({job.exited}, timeout=kill_grace)
         if canceled is not None:
             canceled.cancel()
         transport.close()
