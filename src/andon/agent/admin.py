@@ -31,8 +31,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, FastAPI, Query, Request, Response
-from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, PlainTextResponse
+from fastapi.responses import PlainTextResponse
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from starlette.exceptions import HTTPException
 
@@ -40,7 +39,7 @@ from andon import __version__
 from andon.agent._agent import Agent
 from andon.agent.instances import NAME_PATTERN, InstancePhase, InstanceSpec
 from andon.agent.state import EnvironmentState
-from andon.errors import AndonError
+from andon.api_errors import install_error_handlers
 
 error_log = logging.getLogger("andon.agent")
 
@@ -129,7 +128,12 @@ def create_admin_app(agent: Agent, token_sha256: str) -> FastAPI:
     )
     app.state.agent = agent
     app.include_router(_routes(agent), prefix="/v1")
-    _install_error_handlers(app)
+    install_error_handlers(
+        app,
+        who="agent",
+        unknown_route="there is no such route on the agent's admin API (routes are under /v1).",
+        log=error_log,
+    )
     return app
 
 
@@ -267,47 +271,3 @@ def render_metrics(agent: Agent) -> str:
 
 def _label(value: str) -> str:
     return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
-
-
-def _error_body(code: str, message: str, **extra: Any) -> dict[str, Any]:
-    return {"error": {"code": code, "message": message, **extra}}
-
-
-def _install_error_handlers(app: FastAPI) -> None:
-    async def andon_error(_: Request, exc: Exception) -> JSONResponse:
-        assert isinstance(exc, AndonError)
-        return JSONResponse(_error_body(exc.code, exc.message), status_code=exc.http_status)
-
-    async def invalid_request(_: Request, exc: Exception) -> JSONResponse:
-        assert isinstance(exc, RequestValidationError)
-        details = [
-            {"location": ".".join(str(part) for part in error["loc"]), "message": error["msg"]}
-            for error in exc.errors()
-        ]
-        first = details[0] if details else {"location": "body", "message": "invalid"}
-        message = f"the request is invalid at {first['location']}: {first['message']}."
-        return JSONResponse(_error_body("bad_request", message, details=details), 422)
-
-    async def http_error(_: Request, exc: Exception) -> JSONResponse:
-        assert isinstance(exc, HTTPException)
-        codes = {401: "unauthorized", 404: "not_found", 405: "method_not_allowed"}
-        message = str(exc.detail) if exc.detail else "error"
-        if exc.status_code == 404 and message == "Not Found":
-            message = "there is no such route on the agent's admin API (routes are under /v1)."
-        return JSONResponse(
-            _error_body(codes.get(exc.status_code, "error"), message),
-            status_code=exc.status_code,
-            headers=getattr(exc, "headers", None),
-        )
-
-    async def unexpected(_: Request, exc: Exception) -> JSONResponse:
-        error_log.exception("unexpected error while serving a request", exc_info=exc)
-        return JSONResponse(
-            _error_body("internal", "the agent failed unexpectedly; its log has the details."),
-            status_code=500,
-        )
-
-    app.add_exception_handler(AndonError, andon_error)
-    app.add_exception_handler(RequestValidationError, invalid_request)
-    app.add_exception_handler(HTTPException, http_error)
-    app.add_exception_handler(Exception, unexpected)

@@ -10,16 +10,12 @@ import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from typing import Any
 
 from fastapi import FastAPI, Request, Response
-from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
-from starlette.exceptions import HTTPException
 
 from andon import __version__
+from andon.api_errors import install_error_handlers
 from andon.environments import EnvironmentLifecycle
-from andon.errors import AndonError, SpecError
 from andon.pipeline import PipelineRunner
 from andon.server.api import (
     artifacts,
@@ -111,58 +107,14 @@ def create_app(
         secrets,
     ):
         app.include_router(module.router, prefix="/api/v1")
-    _install_error_handlers(app)
+    install_error_handlers(
+        app,
+        who="server",
+        unknown_route="there is no such API route; see /api/v1/openapi.json.",
+        log=error_log,
+    )
     app.middleware("http")(_log_request)
     return app
-
-
-def error_body(code: str, message: str, **extra: Any) -> dict[str, Any]:
-    """The one shape of every error the API answers with."""
-    return {"error": {"code": code, "message": message, **extra}}
-
-
-def _install_error_handlers(app: FastAPI) -> None:
-    async def andon_error(_: Request, exc: Exception) -> JSONResponse:
-        assert isinstance(exc, AndonError)
-        extra: dict[str, Any] = {}
-        if isinstance(exc, SpecError):
-            extra["problems"] = [problem.to_dict() for problem in exc.problems]
-            extra["lines"] = exc.lines()
-        return JSONResponse(error_body(exc.code, exc.message, **extra), status_code=exc.http_status)
-
-    async def invalid_request(_: Request, exc: Exception) -> JSONResponse:
-        assert isinstance(exc, RequestValidationError)
-        details = [
-            {"location": ".".join(str(part) for part in error["loc"]), "message": error["msg"]}
-            for error in exc.errors()
-        ]
-        first = details[0] if details else {"location": "body", "message": "invalid"}
-        message = f"the request is invalid at {first['location']}: {first['message']}."
-        return JSONResponse(error_body("bad_request", message, details=details), status_code=422)
-
-    async def http_error(_: Request, exc: Exception) -> JSONResponse:
-        assert isinstance(exc, HTTPException)
-        codes = {404: "not_found", 405: "method_not_allowed"}
-        message = str(exc.detail) if exc.detail else "error"
-        if exc.status_code == 404 and message == "Not Found":
-            message = "there is no such API route; see /api/v1/openapi.json."
-        return JSONResponse(
-            error_body(codes.get(exc.status_code, "error"), message),
-            status_code=exc.status_code,
-            headers=getattr(exc, "headers", None),
-        )
-
-    async def unexpected(_: Request, exc: Exception) -> JSONResponse:
-        error_log.exception("unexpected error while serving a request", exc_info=exc)
-        return JSONResponse(
-            error_body("internal", "the server failed unexpectedly; its log has the details."),
-            status_code=500,
-        )
-
-    app.add_exception_handler(AndonError, andon_error)
-    app.add_exception_handler(RequestValidationError, invalid_request)
-    app.add_exception_handler(HTTPException, http_error)
-    app.add_exception_handler(Exception, unexpected)
 
 
 async def _log_request(
