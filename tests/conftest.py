@@ -3,10 +3,8 @@ and a tiny registered service with a built artifact for the environments' tests.
 
 from __future__ import annotations
 
-import os
 import shutil
 import socket
-import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -18,16 +16,10 @@ from andon.artifacts import LocalArtifactStore, build_artifact
 from andon.settings import Settings
 from andon.spec import load_spec
 from andon.store import PipelineStatus, Store, open_store
+from andon.testing import git, make_repo
 
 ROOT = Path(__file__).resolve().parents[1]
 SHOP = ROOT / "examples" / "shop"
-
-GIT_ENV = {
-    "GIT_AUTHOR_NAME": "Andon Tests",
-    "GIT_AUTHOR_EMAIL": "tests@andon.invalid",
-    "GIT_COMMITTER_NAME": "Andon Tests",
-    "GIT_COMMITTER_EMAIL": "tests@andon.invalid",
-}
 
 
 @pytest.fixture(autouse=True)
@@ -38,31 +30,6 @@ def andon_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.delenv("ANDON_URL", raising=False)
     monkeypatch.delenv("ANDON_DATABASE_URL", raising=False)
     return home
-
-
-def git(repo: Path, *args: str) -> str:
-    """Run git in ``repo`` with a fixed identity and return its output."""
-    result = subprocess.run(
-        ["git", "-C", str(repo), *args],
-        capture_output=True,
-        text=True,
-        check=True,
-        env={**os.environ, **GIT_ENV},
-    )
-    return result.stdout.strip()
-
-
-def make_repo(path: Path, files: dict[str, str], *, branch: str = "main") -> Path:
-    """A real git repository at ``path`` with ``files`` committed on ``branch``."""
-    path.mkdir(parents=True, exist_ok=True)
-    git(path, "init", "-q", "-b", branch)
-    for name, text in files.items():
-        target = path / name
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_text(text)
-    git(path, "add", "-A")
-    git(path, "commit", "-q", "-m", "initial commit")
-    return path
 
 
 @pytest.fixture

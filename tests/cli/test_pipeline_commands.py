@@ -19,15 +19,10 @@ import httpx
 import pytest
 
 from andon.cli.hooks import MARKER
+from andon.testing import git
 
 pytestmark = pytest.mark.e2e
 
-GIT_ENV = {
-    "GIT_AUTHOR_NAME": "t",
-    "GIT_AUTHOR_EMAIL": "t@t.invalid",
-    "GIT_COMMITTER_NAME": "t",
-    "GIT_COMMITTER_EMAIL": "t@t.invalid",
-}
 
 SPEC = """\
 service: {name: web}
@@ -105,16 +100,6 @@ def one_error_line(result: subprocess.CompletedProcess[str], *, code: int = 1) -
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: "), result.stderr
     return lines[0]
-
-
-def git(repo: Path, *args: str) -> str:
-    return subprocess.run(
-        ["git", "-C", str(repo), *args],
-        capture_output=True,
-        text=True,
-        check=True,
-        env={**os.environ, **GIT_ENV},
-    ).stdout.strip()
 
 
 def commit(repo: Path, files: dict[str, str], message: str = "change") -> str:

@@ -34,18 +34,13 @@ import pytest
 
 from andon.agent import read_token, spawn_agent
 from andon.agent.processes import is_running
+from andon.testing import git
 
 pytestmark = pytest.mark.e2e
 
 ROOT = Path(__file__).resolve().parents[2]
 SHOP = ROOT / "examples" / "shop"
 SECRET = "pk_live_7Hq2-never-shown"
-GIT_ENV = {
-    "GIT_AUTHOR_NAME": "Dev",
-    "GIT_AUTHOR_EMAIL": "dev@shop.invalid",
-    "GIT_COMMITTER_NAME": "Dev",
-    "GIT_COMMITTER_EMAIL": "dev@shop.invalid",
-}
 MIGRATE = "python -m shop.migrate --config config/shop.toml"
 # The shop's migration as andon.yaml declares it, saying its payment key out loud: what
 # a careless migration might do, and what the logs must mask.
@@ -93,16 +88,6 @@ class Stack:
 
     def database(self, name: str) -> Path:
         return self.home / "environments" / "shop" / name / "data" / "shop.db"
-
-
-def git(repo: Path, *args: str) -> str:
-    return subprocess.run(
-        ["git", "-C", str(repo), *args],
-        capture_output=True,
-        text=True,
-        check=True,
-        env={**os.environ, **GIT_ENV},
-    ).stdout.strip()
 
 
 def wait_for(what: str, probe: Callable[[], Any], timeout: float = 60.0) -> Any:

@@ -18,24 +18,9 @@ from typing import Any
 import httpx
 import pytest
 
+from andon.testing import git
+
 pytestmark = pytest.mark.e2e
-
-GIT_ENV = {
-    "GIT_AUTHOR_NAME": "Dev",
-    "GIT_AUTHOR_EMAIL": "dev@shop.invalid",
-    "GIT_COMMITTER_NAME": "Dev",
-    "GIT_COMMITTER_EMAIL": "dev@shop.invalid",
-}
-
-
-def git(repo: Path, *args: str) -> str:
-    return subprocess.run(
-        ["git", "-C", str(repo), *args],
-        capture_output=True,
-        text=True,
-        check=True,
-        env={**os.environ, **GIT_ENV},
-    ).stdout.strip()
 
 
 def andon(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:

@@ -4,9 +4,7 @@ store, jobs as real processes, the artifact in a real content-addressed store.""
 from __future__ import annotations
 
 import asyncio
-import os
 import shutil
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -15,13 +13,7 @@ import pytest
 from andon.pipeline import PipelineRunner, line_view
 from andon.settings import Settings
 from andon.store import JobStatus, PipelineRecord, PipelineStatus, Store, open_store
-
-GIT_ENV = {
-    "GIT_AUTHOR_NAME": "t",
-    "GIT_AUTHOR_EMAIL": "t@t.invalid",
-    "GIT_COMMITTER_NAME": "t",
-    "GIT_COMMITTER_EMAIL": "t@t.invalid",
-}
+from andon.testing import git
 
 SPEC = """\
 service: {name: svc}
@@ -62,16 +54,6 @@ def pytest_collection_modifyitems(config, items):
     index = int(os.environ.get("ANDON_SHARD_INDEX", "0"))
     items[:] = [i for i in items if zlib.crc32(i.nodeid.encode()) % total == index]
 """
-
-
-def git(repo: Path, *args: str) -> str:
-    return subprocess.run(
-        ["git", "-C", str(repo), *args],
-        capture_output=True,
-        text=True,
-        check=True,
-        env={**os.environ, **GIT_ENV},
-    ).stdout.strip()
 
 
 def commit(repo: Path, files: dict[str, str], message: str = "change") -> str:

@@ -3,8 +3,6 @@ repositories."""
 
 from __future__ import annotations
 
-import os
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -14,18 +12,7 @@ from fastapi.testclient import TestClient
 from andon.server import create_app
 from andon.settings import Settings
 from andon.store import open_store
-
-GIT_ENV = {
-    "GIT_AUTHOR_NAME": "t",
-    "GIT_AUTHOR_EMAIL": "t@t.invalid",
-    "GIT_COMMITTER_NAME": "t",
-    "GIT_COMMITTER_EMAIL": "t@t.invalid",
-}
-
-
-def git(repo: Path, *args: str) -> None:
-    subprocess.run(["git", "-C", str(repo), *args], check=True, env={**os.environ, **GIT_ENV})
-
+from andon.testing import git
 
 VALID = """\
 service: {name: billing}

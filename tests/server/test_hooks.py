@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -19,16 +18,11 @@ from andon.server.api.hooks import normalize_url
 from andon.server.signing import sign
 from andon.settings import Settings
 from andon.store import PipelineRecord, PipelineStatus, Store, open_store
+from andon.testing import git
 
 SECRET = "s3cret"
 ZEROS = "0" * 40
 
-GIT_ENV = {
-    "GIT_AUTHOR_NAME": "t",
-    "GIT_AUTHOR_EMAIL": "t@t.invalid",
-    "GIT_COMMITTER_NAME": "t",
-    "GIT_COMMITTER_EMAIL": "t@t.invalid",
-}
 
 SPEC = """\
 service: {name: billing}
@@ -39,16 +33,6 @@ build:
 environments:
   prod: {}
 """
-
-
-def git(repo: Path, *args: str) -> str:
-    return subprocess.run(
-        ["git", "-C", str(repo), *args],
-        capture_output=True,
-        text=True,
-        check=True,
-        env={**os.environ, **GIT_ENV},
-    ).stdout.strip()
 
 
 def commit(repo: Path, name: str, text: str) -> str:

@@ -5,8 +5,6 @@ runner (jobs as real processes)."""
 from __future__ import annotations
 
 import asyncio
-import os
-import subprocess
 import threading
 import time
 from collections.abc import Callable, Coroutine, Iterator
@@ -28,15 +26,10 @@ from andon.store import (
     Store,
     open_store,
 )
+from andon.testing import git
 
 T = TypeVar("T")
 
-GIT_ENV = {
-    "GIT_AUTHOR_NAME": "t",
-    "GIT_AUTHOR_EMAIL": "t@t.invalid",
-    "GIT_COMMITTER_NAME": "t",
-    "GIT_COMMITTER_EMAIL": "t@t.invalid",
-}
 
 SPEC = """\
 service: {name: svc}
@@ -48,16 +41,6 @@ package:
 environments:
   prod: {}
 """
-
-
-def git(repo: Path, *args: str) -> str:
-    return subprocess.run(
-        ["git", "-C", str(repo), *args],
-        capture_output=True,
-        text=True,
-        check=True,
-        env={**os.environ, **GIT_ENV},
-    ).stdout.strip()
 
 
 def commit(repo: Path, message: str, files: dict[str, str] | None = None) -> str:
