@@ -6,13 +6,14 @@ routing. Stopping it leaves instances running; a second agent cannot take its st
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import shlex
 import signal
+import socket
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -22,8 +23,9 @@ import httpx
 import pytest
 
 from andon.agent import read_token, spawn_agent
-from andon.agent.processes import is_running
+from andon.agent.router import router_namespace
 from andon.errors import AndonError
+from andon.testing import kill_agent_leftovers
 
 pytestmark = pytest.mark.e2e
 
@@ -108,6 +110,12 @@ class Agents:
         assert response.is_success, response.text
         return response.json()
 
+    def call_text(self, path: str) -> str:
+        with self.client() as client:
+            response = client.get(path)
+        assert response.is_success, response.text
+        return response.text
+
     def instance(self, instance_id: str) -> dict[str, Any]:
         data: dict[str, Any] = self.call("GET", f"/instances/{instance_id}")
         return data
@@ -133,23 +141,8 @@ class Agents:
             if process.poll() is None:
                 process.kill()
             process.wait()
-        # Instances outlive agents by design: stop every group the agents started.
-        for pid in _instance_groups(self.state):
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.killpg(pid, signal.SIGKILL)
-
-
-def _instance_groups(state: Path) -> set[int]:
-    """The process groups of the instances the state file records as running."""
-    try:
-        document = json.loads((state / "agent-state.json").read_text())
-    except (OSError, ValueError):
-        return set()
-    return {
-        record["pid"]
-        for record in document["instances"]
-        if record["pid"] and is_running(record["pid"], record["start_ticks"])
-    }
+        # Instances and routers outlive agents by design.
+        kill_agent_leftovers(self.state)
 
 
 @pytest.fixture
@@ -233,3 +226,146 @@ def test_a_stopped_agent_leaves_its_instances_serving_and_guards_its_state(
     assert "Application shutdown complete." in agents.log.read_text()
     assert answer(instance["port"]) == "test-web-a"
     os.killpg(instance["pid"], signal.SIGKILL)
+
+
+def router_pids(state: Path) -> set[int]:
+    """The router worker processes of the agent with state directory ``state``."""
+    prefix = router_namespace(state).encode()
+    found = set()
+    for process in Path("/proc").iterdir():
+        with contextlib.suppress(OSError):
+            arguments = (process / "cmdline").read_bytes().split(b"\0")
+            if any(argument.startswith(prefix) for argument in arguments):
+                found.add(int(process.name))
+    return found
+
+
+class Traffic:
+    """Requests through the router, one after another, from two threads: one on a single
+    kept-alive connection, one on a new connection each time. Counts what succeeded and
+    keeps what failed."""
+
+    def __init__(self, port: int) -> None:
+        self.port = port
+        self.done = threading.Event()
+        self.answers: dict[str, list[str]] = {"kept": [], "new": []}
+        self.failures: list[str] = []
+        self.threads = [
+            threading.Thread(target=self._kept_alive, daemon=True),
+            threading.Thread(target=self._new_each_time, daemon=True),
+        ]
+
+    def __enter__(self) -> Traffic:
+        for thread in self.threads:
+            thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.done.set()
+        for thread in self.threads:
+            thread.join(10)
+
+    def counts(self) -> tuple[int, int]:
+        return len(self.answers["kept"]), len(self.answers["new"])
+
+    def _kept_alive(self) -> None:
+        with socket.create_connection(("127.0.0.1", self.port), timeout=5) as sock:
+            reader = sock.makefile("rb")
+            while not self.done.is_set():
+                try:
+                    sock.sendall(b"GET /hello HTTP/1.1\r\nHost: shop\r\n\r\n")
+                    self._record("kept", _read_response(reader))
+                except OSError as exc:
+                    self.failures.append(f"kept-alive connection: {exc!r}")
+                    return
+
+    def _new_each_time(self) -> None:
+        while not self.done.is_set():
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=5) as sock:
+                    sock.sendall(b"GET /hello HTTP/1.1\r\nHost: shop\r\nConnection: close\r\n\r\n")
+                    self._record("new", _read_response(sock.makefile("rb")))
+            except OSError as exc:
+                self.failures.append(f"new connection: {exc!r}")
+
+    def _record(self, kind: str, response: tuple[int, str]) -> None:
+        status, body = response
+        if status == 200:
+            self.answers[kind].append(body)
+        else:
+            self.failures.append(f"{kind}: {status} {body}")
+
+
+def _read_response(reader: Any) -> tuple[int, str]:
+    status = int(reader.readline().split()[1])
+    length = 0
+    while (line := reader.readline()) not in (b"\r\n", b""):
+        name, _, value = line.decode().partition(":")
+        if name.lower() == "content-length":
+            length = int(value)
+    return status, reader.read(length).decode()
+
+
+def test_the_router_outlives_a_killed_agent_and_the_next_agent_takes_it_up(
+    agents: Agents,
+) -> None:
+    agent = agents.start()
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        listen = probe.getsockname()[1]
+    agents.call("PUT", "/environments/test", {"listen_port": listen, "routing": {}})
+    agents.start_instance("test-web-a")
+    eventually("the router to serve", lambda: answer_through(listen) == "test-web-a")
+    routers = router_pids(agents.state)
+    assert len(routers) == 1
+
+    with Traffic(listen) as traffic:
+        eventually("traffic to flow", lambda: min(traffic.counts()) >= 20)
+        agent.kill()
+        agent.wait()
+        before = traffic.counts()
+        eventually(
+            "requests with the agent dead",
+            lambda: min(a - b for a, b in zip(traffic.counts(), before, strict=True)) >= 50,
+        )
+        assert router_pids(agents.state) == routers
+        agents.start()
+        after = traffic.counts()
+        eventually(
+            "requests after the restart",
+            lambda: min(a - b for a, b in zip(traffic.counts(), after, strict=True)) >= 50,
+        )
+
+    assert traffic.failures == []
+    assert set(traffic.answers["kept"]) == set(traffic.answers["new"]) == {"test-web-a"}
+    # The new agent took up the same router process, and drives it.
+    assert router_pids(agents.state) == routers
+    assert "took up the router of environment test" in agents.log.read_text()
+    agents.start_instance("test-web-b")
+    eventually(
+        "the router to balance over both instances",
+        lambda: {answer_through(listen) for _ in range(10)} == {"test-web-a", "test-web-b"},
+    )
+    # Its counters span both agents' lives: the router never restarted.
+    metrics = agents.call_text("/metrics")
+    served = sum(traffic.counts())
+    (line,) = [
+        line
+        for line in metrics.splitlines()
+        if line.startswith('andon_router_requests_total{env="test",version="1.0",class="2xx"}')
+    ]
+    assert float(line.split()[-1]) >= served
+    counted = agents.call("GET", "/environments/test/traffic")["versions"]["1.0"]["requests"]
+    assert counted["2xx"] >= served and counted["5xx"] == 0
+
+    agents.call("DELETE", "/environments/test")
+    assert router_pids(agents.state) == set()
+    assert answer_through(listen) is None
+
+
+def answer_through(port: int) -> str | None:
+    """What the router on ``port`` answers, or None when nothing does."""
+    try:
+        return httpx.get(f"http://127.0.0.1:{port}/hello", timeout=2.0).text
+    except httpx.HTTPError:
+        return None

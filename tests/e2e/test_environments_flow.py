@@ -33,8 +33,7 @@ import httpx
 import pytest
 
 from andon.agent import read_token, spawn_agent
-from andon.agent.processes import is_running
-from andon.testing import git
+from andon.testing import git, kill_agent_leftovers
 
 pytestmark = pytest.mark.e2e
 
@@ -161,7 +160,7 @@ def stack(tmp_path: Path) -> Iterator[Stack]:
         api.close()
         with contextlib.suppress(subprocess.TimeoutExpired):
             agent.wait(timeout=10)
-        _kill_instances(state)
+        kill_agent_leftovers(state)
 
 
 def _token(state: Path) -> str | None:
@@ -169,16 +168,6 @@ def _token(state: Path) -> str | None:
         return read_token(state)
     except Exception:
         return None
-
-
-def _kill_instances(state: Path) -> None:
-    """Instances outlive their agent by design; the tests' must not outlive the tests."""
-    with contextlib.suppress(OSError, ValueError):
-        document = json.loads((state / "agent-state.json").read_text())
-        for record in document["instances"]:
-            if record["pid"] and is_running(record["pid"], record["start_ticks"]):
-                with contextlib.suppress(ProcessLookupError, PermissionError):
-                    os.killpg(record["pid"], signal.SIGKILL)
 
 
 def one_error_line(result: subprocess.CompletedProcess[str], code: int = 1) -> str:

@@ -3,10 +3,6 @@ the instances they run."""
 
 from __future__ import annotations
 
-import contextlib
-import json
-import os
-import signal
 import socket
 import time
 from collections.abc import Iterator
@@ -17,8 +13,8 @@ import httpx
 import pytest
 
 from andon.agent import read_token, spawn_agent
-from andon.agent.processes import is_running
 from andon.errors import AndonError
+from andon.testing import kill_agent_leftovers
 
 # A tiny service that answers every path with its instance id.
 APP = """\
@@ -69,7 +65,7 @@ def running_agent(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningA
         except Exception:
             process.kill()
             process.wait()
-        _kill_instances(state)
+        kill_agent_leftovers(state)
 
 
 def _await_agent(poll: object, url: str, state: Path, log: Path) -> str:
@@ -87,16 +83,6 @@ def _await_agent(poll: object, url: str, state: Path, log: Path) -> str:
             pass
         time.sleep(0.05)
     raise AssertionError(f"the agent did not start: {log.read_text()}")
-
-
-def _kill_instances(state: Path) -> None:
-    """Instances outlive their agent by design; the tests' must not outlive the tests."""
-    with contextlib.suppress(OSError, ValueError):
-        document = json.loads((state / "agent-state.json").read_text())
-        for record in document["instances"]:
-            if record["pid"] and is_running(record["pid"], record["start_ticks"]):
-                with contextlib.suppress(ProcessLookupError, PermissionError):
-                    os.killpg(record["pid"], signal.SIGKILL)
 
 
 @pytest.fixture

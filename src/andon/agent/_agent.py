@@ -82,9 +82,14 @@ class Agent:
         self._publishing = True
         for name in self.state.environments:
             await self._publish(name)
+        try:
+            await self.data_plane.prune(set(self.state.environments))
+        except Exception:
+            log.exception("the router could not close what a previous agent left running")
 
     async def close(self) -> None:
-        """Stop supervising and routing; the instances keep running for the next agent."""
+        """Stop supervising; the instances (and a router that outlives the agent) keep
+        running for the next agent."""
         await self.supervisor.detach()
         self._publishing = False
         await self.data_plane.close()

@@ -6,12 +6,13 @@ The local runtime (``andon.runtimes.local``) is its client; ``andon agent`` serv
 ::
 
     GET    /v1/health
-    GET    /v1/metrics                                  Prometheus text
+    GET    /v1/metrics                                  Prometheus text (agent and routers)
     GET    /v1/environments
     PUT    /v1/environments/{environment}               create (201) or update (200)
     GET    /v1/environments/{environment}
     DELETE /v1/environments/{environment}               stops its instances first
     PUT    /v1/environments/{environment}/routing
+    GET    /v1/environments/{environment}/traffic       the router's counters per version
     GET    /v1/environments/{environment}/instances
     POST   /v1/environments/{environment}/instances     start one (201)
     GET    /v1/instances/{instance}
@@ -40,6 +41,7 @@ from andon.agent._agent import Agent
 from andon.agent.instances import NAME_PATTERN, InstancePhase, InstanceSpec
 from andon.agent.state import EnvironmentState
 from andon.api_errors import install_error_handlers
+from andon.errors import NotFoundError
 
 error_log = logging.getLogger("andon.agent")
 
@@ -152,9 +154,8 @@ def _routes(agent: Agent) -> APIRouter:
 
     @router.get("/metrics", response_class=PlainTextResponse)
     async def metrics() -> PlainTextResponse:
-        return PlainTextResponse(
-            render_metrics(agent), media_type="text/plain; version=0.0.4; charset=utf-8"
-        )
+        text = render_metrics(agent) + await agent.data_plane.render_prometheus()
+        return PlainTextResponse(text, media_type="text/plain; version=0.0.4; charset=utf-8")
 
     @router.get("/environments")
     async def list_environments() -> dict[str, Any]:
@@ -173,6 +174,18 @@ def _routes(agent: Agent) -> APIRouter:
     @router.get("/environments/{environment}")
     async def get_environment(environment: str) -> dict[str, Any]:
         return _environment(agent, agent.environment(environment))
+
+    @router.get("/environments/{environment}/traffic")
+    async def get_traffic(environment: str) -> dict[str, Any]:
+        """What the environment's router counted per version since it started."""
+        agent.environment(environment)
+        snapshot = await agent.data_plane.snapshot(environment)
+        if snapshot is None:
+            raise NotFoundError(
+                f"environment {environment!r} has no router on this agent; give it a "
+                "listen port to route it."
+            )
+        return snapshot
 
     @router.delete("/environments/{environment}")
     async def delete_environment(environment: str) -> dict[str, Any]:

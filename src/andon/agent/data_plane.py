@@ -9,7 +9,7 @@ The agent calls :meth:`DataPlane.apply` after every change that touches an envir
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -45,8 +45,20 @@ class DataPlane(Protocol):
     async def remove(self, name: str) -> None:
         """Stop routing for the environment ``name`` and close its listener."""
 
+    async def prune(self, names: Collection[str]) -> None:
+        """Close listeners left running for environments other than ``names`` (called once
+        the agent has restored its environments)."""
+
     async def close(self) -> None:
-        """The agent is stopping: close every listener."""
+        """The agent is stopping: close every listener, or let go of those that outlive
+        the agent."""
+
+    async def snapshot(self, name: str) -> dict[str, Any] | None:
+        """What the listener of ``name`` counted, per version (requests by status class,
+        latency histogram); None when nothing routes it."""
+
+    async def render_prometheus(self) -> str:
+        """Every listener's counters in Prometheus' text format ("" for none)."""
 
 
 class NullDataPlane:
@@ -64,5 +76,18 @@ class NullDataPlane:
         """Forget the environment."""
         self.views.pop(name, None)
 
+    async def prune(self, names: Collection[str]) -> None:
+        """Forget every other environment."""
+        for name in set(self.views) - set(names):
+            del self.views[name]
+
     async def close(self) -> None:
         """Nothing to close."""
+
+    async def snapshot(self, name: str) -> dict[str, Any] | None:
+        """Nothing is counted."""
+        return None
+
+    async def render_prometheus(self) -> str:
+        """Nothing is counted."""
+        return ""

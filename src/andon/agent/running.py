@@ -80,8 +80,12 @@ def serve_agent(
     host: str = "127.0.0.1",
     policy: SupervisorPolicy | None = None,
     data_plane: DataPlane | None = None,
+    router_workers: int = 1,
 ) -> None:
-    """Run the agent in the foreground until SIGINT or SIGTERM."""
+    """Run the agent in the foreground until SIGINT or SIGTERM.
+
+    Each environment's router runs as ``router_workers`` detached processes that outlive
+    the agent (see :class:`~andon.agent.router.RouterDataPlane`)."""
     logging.basicConfig(level=logging.INFO, format=LOG_FORMAT, stream=sys.stderr)
     # Health checks go through httpx, which would log a line for each.
     logging.getLogger("httpx").setLevel(logging.WARNING)
@@ -93,7 +97,7 @@ def serve_agent(
         # The built-in router is the data plane unless the caller brings another (tests);
         # it listens where the admin API does, on this host only unless told otherwise.
         if data_plane is None:
-            data_plane = RouterDataPlane(host)
+            data_plane = RouterDataPlane(host, workers=router_workers, state_dir=state_dir)
         agent = Agent(state_dir, policy=policy, data_plane=data_plane)
         # An unreadable state file stops the start here, in one line, not inside the server.
         agent.state_file.load()

@@ -1,6 +1,6 @@
 """``andon agent``: the node agent in the foreground — it supervises this host's service
-instances and serves its admin API on 127.0.0.1 until Ctrl-C. Stopping it leaves the
-instances running; the next start re-adopts them."""
+instances and each environment's router, and serves its admin API on 127.0.0.1 until
+Ctrl-C. Stopping it leaves the instances and routers running; the next start takes them up."""
 
 from __future__ import annotations
 
@@ -41,6 +41,15 @@ def agent(
             "with each crash in a row, up to 30 seconds (or this, if longer).",
         ),
     ] = 0.5,
+    router_workers: Annotated[
+        int,
+        typer.Option(
+            "--router-workers",
+            min=1,
+            max=64,
+            help="Router processes per environment, sharing its port (SO_REUSEPORT).",
+        ),
+    ] = 1,
 ) -> None:
     """Run the node agent in the foreground until Ctrl-C."""
     from andon.agent import SupervisorPolicy, serve_agent
@@ -55,4 +64,5 @@ def agent(
             backoff_base=backoff,
             backoff_cap=max(defaults.backoff_cap, backoff),
         ),
+        router_workers=router_workers,
     )

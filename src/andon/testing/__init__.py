@@ -1,9 +1,11 @@
 """The shipped test harness: helpers for tests of Andon and of the services it delivers.
 
 :func:`git` runs git with a fixed identity, so that tests make real commits anywhere
-(CI machines have no configured user).
+(CI machines have no configured user). :func:`kill_agent_leftovers` kills what an agent
+leaves running on purpose (instances, routers) when a test is done with it.
 """
 
 from andon.testing.gitrepos import GIT_IDENTITY, git, make_repo
+from andon.testing.leftovers import kill_agent_leftovers
 
-__all__ = ["GIT_IDENTITY", "git", "make_repo"]
+__all__ = ["GIT_IDENTITY", "git", "kill_agent_leftovers", "make_repo"]

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import socket
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -13,6 +14,7 @@ import pytest
 from andon.agent.data_plane import Backend, EnvironmentView
 from andon.agent.router import RouterDataPlane, StickyFallback, config_from_view
 from andon.errors import ConfigurationError
+from andon.testing import kill_agent_leftovers
 
 
 def _free_port() -> int:
@@ -117,3 +119,44 @@ async def _accepts(port: int) -> bool:
         return False
     writer.close()
     return True
+
+
+def test_detached_listeners_outlive_their_plane_and_the_next_plane_takes_them_up(
+    kit: Any, tmp_path: Path
+) -> None:
+    """What an agent does across its own restart: the first plane lets go of its workers,
+    the next one takes up those of its environments (same process, counters kept) and
+    stops the rest."""
+
+    async def scenario() -> dict[str, Any]:
+        v1 = await kit.Upstream("v1").start()
+        kept, dropped = _free_port(), _free_port()
+        backends = (_backend("v1", v1.port),)
+        seen: dict[str, Any] = {}
+        first = RouterDataPlane("127.0.0.1", workers=2, state_dir=tmp_path)
+        try:
+            await first.apply(EnvironmentView("prod", kept, {}, backends))
+            await first.apply(EnvironmentView("old", dropped, {}, backends))
+            pids = first.pids
+            await first.close()
+            seen["served_meanwhile"] = (await _version(kit, kept), await _version(kit, dropped))
+            second = RouterDataPlane("127.0.0.1", workers=2, state_dir=tmp_path)
+            await second.apply(EnvironmentView("prod", kept, {"weights": {"v1": 100}}, backends))
+            await second.prune({"prod"})
+            seen["same_workers"] = second.pids["prod"] == pids["prod"]
+            seen["snapshot"] = await second.snapshot("prod")
+            seen["dropped_open"] = await _accepts(dropped)
+            seen["none"] = await second.snapshot("old")
+            await second.remove("prod")
+            seen["kept_open"] = await _accepts(kept)
+        finally:
+            await v1.stop()
+            kill_agent_leftovers(tmp_path)
+        return seen
+
+    seen = kit.run(scenario(), timeout=60)
+    assert seen["served_meanwhile"] == ("v1", "v1")
+    assert seen["same_workers"]
+    assert seen["snapshot"]["versions"]["v1"]["requests"]["2xx"] == 1
+    assert not seen["dropped_open"] and seen["none"] is None
+    assert not seen["kept_open"]

@@ -29,7 +29,7 @@ from andon.agent.router.config import (
     Version,
 )
 from andon.agent.router.metrics import RouterMetrics, merge_snapshots, render_prometheus
-from andon.agent.router.plane import RouterDataPlane, config_from_view
+from andon.agent.router.plane import RouterDataPlane, config_from_view, router_namespace
 from andon.agent.router.server import Router, serve
 from andon.agent.router.workers import RouterWorkers
 
@@ -51,5 +51,6 @@ __all__ = [
     "config_from_view",
     "merge_snapshots",
     "render_prometheus",
+    "router_namespace",
     "serve",
 ]

@@ -21,14 +21,16 @@ lone version gets everything.
 
 from __future__ import annotations
 
+import hashlib
 import logging
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from andon.agent.router.config import RouterConfig
 from andon.agent.router.metrics import render_prometheus
 from andon.agent.router.server import Router
-from andon.agent.router.workers import RouterWorkers
+from andon.agent.router.workers import RouterWorkers, abstract_names, find_workers, stop_worker
 from andon.errors import ConfigurationError
 
 if TYPE_CHECKING:
@@ -81,17 +83,35 @@ def config_from_view(view: EnvironmentView) -> RouterConfig:
 
 
 class RouterDataPlane:
-    """Listeners for the agent's environments, one :class:`Router` (or, with ``workers``
-    above 1, one group of worker processes) per environment that has a listen port."""
+    """Listeners for the agent's environments, one per environment with a listen port.
 
-    def __init__(self, host: str = "0.0.0.0", *, workers: int = 1) -> None:
+    Without ``state_dir`` each listener is a :class:`Router` in this event loop (or, with
+    ``workers`` above 1, a group of worker processes that stop with this process). With
+    ``state_dir`` (the agent's), each is a group of detached workers that serve on when the
+    agent stops or dies: :meth:`close` lets go of them, and the next agent's :meth:`apply`
+    takes them up again, so no open connection is dropped.
+    """
+
+    def __init__(
+        self, host: str = "0.0.0.0", *, workers: int = 1, state_dir: Path | None = None
+    ) -> None:
         self.host = host
         self.workers = workers
+        self.state_dir = state_dir
         self._listeners: dict[str, tuple[int, Router | RouterWorkers]] = {}
 
+    @property
+    def _namespace(self) -> str:
+        assert self.state_dir is not None
+        return router_namespace(self.state_dir)
+
+    def _control(self, name: str) -> str:
+        return f"{self._namespace}.{_digest(name)}"
+
     async def apply(self, environment: EnvironmentView) -> None:
-        """Route ``environment.listen_port`` as its view says, starting (or moving) the
-        listener if need be; requests in flight finish on the previous config."""
+        """Route ``environment.listen_port`` as its view says, starting (or moving, or
+        adopting) the listener if need be; requests in flight finish on the previous
+        config."""
         if environment.listen_port is None:
             await self.remove(environment.name)
             return
@@ -104,30 +124,73 @@ class RouterDataPlane:
             else:
                 await listener.apply(config)
             return
-        await self.remove(environment.name)
-        started: Router | RouterWorkers
-        if self.workers > 1:
-            started = RouterWorkers(config, count=self.workers)
-            await started.start(self.host, environment.listen_port)
-        else:
-            started = Router(config)
-            await started.start(self.host, environment.listen_port)
+        if current is not None:  # moving to another port
+            await self.remove(environment.name)
+        started = await self._start(environment.name, config, environment.listen_port)
         self._listeners[environment.name] = (environment.listen_port, started)
-        log.info("routing environment %s on port %d", environment.name, environment.listen_port)
+
+    async def _start(self, name: str, config: RouterConfig, port: int) -> Router | RouterWorkers:
+        if self.state_dir is not None:
+            group = RouterWorkers(
+                config,
+                count=self.workers,
+                control=self._control(name),
+                log=self.state_dir / "logs" / f"router-{name}.log",
+            )
+            if await group.adopt(self.host, port):
+                log.info("took up the router of environment %s on port %d", name, port)
+                return group
+            await group.start(self.host, port)
+        elif self.workers > 1:
+            group = RouterWorkers(config, count=self.workers)
+            await group.start(self.host, port)
+        else:
+            router = Router(config)
+            await router.start(self.host, port)
+            log.info("routing environment %s on port %d", name, port)
+            return router
+        log.info("routing environment %s on port %d", name, port)
+        return group
 
     async def remove(self, name: str) -> None:
         """Stop routing ``name``: close its listener once requests in flight are done."""
         found = self._listeners.pop(name, None)
         if found is not None:
             await found[1].stop()
+        elif self.state_dir is not None:
+            # Detached workers a previous agent left for it.
+            for worker, _ in (await find_workers(self._control(name))).values():
+                await stop_worker(worker, grace=5.0)
+
+    async def prune(self, names: Collection[str]) -> None:
+        """Stop the detached listeners a previous agent left for environments other than
+        ``names`` (it was stopped between removing one and forgetting it)."""
+        if self.state_dir is None:
+            return
+        kept = {self._control(name) for name in names}
+        prefix = self._namespace + "."
+        controls = {name.rsplit(".", 1)[0] for name in abstract_names(prefix)}
+        for control in sorted(controls - kept):
+            for worker, hello in (await find_workers(control)).values():
+                log.info("stopping the router left for environment %s", hello.get("env"))
+                await stop_worker(worker, grace=5.0)
 
     async def close(self) -> None:
-        """The agent is stopping: close every listener."""
+        """The agent is stopping: detached listeners serve on (the next agent takes them
+        up); the others close."""
         for name in list(self._listeners):
-            await self.remove(name)
+            listener = self._listeners[name][1]
+            if isinstance(listener, RouterWorkers) and listener.control is not None:
+                self._listeners.pop(name)
+                listener.detach()
+            else:
+                await self.remove(name)
 
-    async def snapshot(self, name: str) -> dict[str, Any]:
-        """The counters of environment ``name`` (see :meth:`RouterMetrics.snapshot`)."""
+    async def snapshot(self, name: str) -> dict[str, Any] | None:
+        """The counters of environment ``name`` (see :meth:`RouterMetrics.snapshot`); None
+        when it is not routed."""
+        if name not in self._listeners:
+            return None
         listener = self._listeners[name][1]
         if isinstance(listener, Router):
             return listener.metrics.snapshot()
@@ -135,4 +198,24 @@ class RouterDataPlane:
 
     async def render_prometheus(self) -> str:
         """Every environment's counters in Prometheus' text exposition format."""
-        return render_prometheus(*[await self.snapshot(name) for name in sorted(self._listeners)])
+        snapshots = [await self.snapshot(name) for name in sorted(self._listeners)]
+        return render_prometheus(*[snapshot for snapshot in snapshots if snapshot is not None])
+
+    @property
+    def pids(self) -> dict[str, list[int]]:
+        """The worker processes of each environment's listener (none for in-process ones)."""
+        return {
+            name: listener.pids if isinstance(listener, RouterWorkers) else []
+            for name, (_, listener) in self._listeners.items()
+        }
+
+
+def router_namespace(state_dir: Path) -> str:
+    """The prefix of the control names of the detached routers of the agent whose state
+    directory is ``state_dir``."""
+    return f"andon-router.{_digest(str(state_dir.absolute()))}"
+
+
+def _digest(text: str) -> str:
+    # Abstract socket names are at most 107 bytes; environment names may be 128.
+    return hashlib.sha256(text.encode()).hexdigest()[:12]
