@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import shlex
+import socket
 import sys
 import time
 import uuid
@@ -153,6 +154,30 @@ def test_unknown_environments_and_instances_are_not_found(
         with pytest.raises(NotFoundError):
             await runtime.logs(f"{name}-web-nope")
         assert await runtime.verify_instance(f"{name}-web-nope") is False
+        with pytest.raises(NotFoundError):
+            await runtime.traffic(name)
+
+    contract(scenario)
+
+
+def test_a_routed_environment_tells_its_traffic_and_an_unrouted_one_has_none(
+    contract: Callable[[Scenario], None],
+) -> None:
+    routed, unrouted = unique(), unique()
+
+    async def scenario(runtime: Runtime) -> None:
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            port = probe.getsockname()[1]
+        await runtime.ensure_environment(routed, listen_port=port, routing={})
+        await runtime.ensure_environment(unrouted, listen_port=None, routing={})
+        try:
+            assert (await runtime.traffic(routed))["versions"] == {}
+            with pytest.raises(NotFoundError, match="no router"):
+                await runtime.traffic(unrouted)
+        finally:
+            await runtime.remove_environment(routed)
+            await runtime.remove_environment(unrouted)
 
     contract(scenario)
 

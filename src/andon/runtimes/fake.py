@@ -6,6 +6,7 @@ contract tests run against both.
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import itertools
 from collections.abc import Mapping
@@ -41,6 +42,7 @@ class FakeRuntime:
         self.reachable = True
         self.environments: dict[str, FakeEnvironment] = {}
         self.actions: list[tuple[str, str]] = []
+        self.traffic_snapshots: dict[str, dict[str, Any]] = {}
         self._instances: dict[str, InstanceStatus] = {}
         self._logs: dict[str, list[str]] = {}
         self._ports = itertools.count(first_port)
@@ -118,6 +120,13 @@ class FakeRuntime:
             raise NotFoundError(f"there is no instance {instance_id!r}.")
         return "".join(f"{line}\n" for line in self._logs[instance_id][-tail:])
 
+    async def traffic(self, environment: str) -> dict[str, Any]:
+        """The counters a test set with :meth:`count_traffic` (none at first)."""
+        self._answer()
+        if self._environment(environment).listen_port is None:
+            raise NotFoundError(f"environment {environment!r} has no router.")
+        return copy.deepcopy(self.traffic_snapshots.get(environment, {"versions": {}}))
+
     async def verify_environment(
         self, environment: str, *, listen_port: int | None, routing: Mapping[str, Any]
     ) -> bool | None:
@@ -138,6 +147,11 @@ class FakeRuntime:
         """Nothing to close."""
 
     # -- what tests do to it -----------------------------------------------------------
+
+    def count_traffic(self, environment: str, snapshot: Mapping[str, Any]) -> None:
+        """What :meth:`traffic` answers from now on for the environment (a router
+        snapshot: ``{"versions": {name: {"requests": ..., "latency": ...}}}``)."""
+        self.traffic_snapshots[environment] = copy.deepcopy(dict(snapshot))
 
     def make_ready(self, instance_id: str) -> None:
         """The instance passes its health check."""

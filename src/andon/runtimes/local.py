@@ -127,6 +127,13 @@ class LocalRuntime:
         response = await self._request("GET", path, params={"tail": tail})
         return response.text
 
+    async def traffic(self, environment: str) -> dict[str, Any]:
+        """The router's counters of the environment, from the agent."""
+        data: dict[str, Any] = await self._call(
+            "GET", f"/environments/{_segment(environment)}/traffic"
+        )
+        return data
+
     async def health(self) -> dict[str, Any]:
         """The agent's health document."""
         data: dict[str, Any] = await self._call("GET", "/health")

@@ -136,6 +136,10 @@ class Runtime(Protocol):
     async def logs(self, instance_id: str, *, tail: int = 100) -> str:
         """The last ``tail`` lines of an instance's log."""
 
+    async def traffic(self, environment: str) -> dict[str, Any]:
+        """What the environment's router counted per version since it started: requests
+        by status class and a latency histogram (the router's snapshot)."""
+
     async def verify_environment(
         self, environment: str, *, listen_port: int | None, routing: Mapping[str, Any]
     ) -> bool | None:
