@@ -214,7 +214,7 @@ def test_names_are_unique_by_named_constraints(store: Store) -> None:
 
 def test_downgrading_to_0002_drops_the_environment_tables(database_url: str) -> None:
     with open_store(database_url) as store:
-        assert store.schema_revision() == "0003"
+        assert store.schema_revision() == "0004"
         create(store)
     engine = create_store_engine(parse_url(database_url))
     try:

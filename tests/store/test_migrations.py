@@ -101,7 +101,7 @@ def test_upgrading_a_database_at_0001_keeps_its_projects(engine: Engine, databas
     assert set(inspect(engine).get_table_names()).isdisjoint(PIPELINE_TABLES)
 
     with open_store(database_url) as store:
-        assert store.schema_revision() == "0003"
+        assert store.schema_revision() == "0004"
         assert [p.name for p in store.projects.list()] == ["shop"]
         assert store.projects.get("shop").spec == {"service": "shop"}
         pipeline = store.pipelines.create(

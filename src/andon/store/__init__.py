@@ -2,11 +2,12 @@
 
 The server and the CLI's local commands open it with :func:`open_store` and use its
 repositories (``store.projects``, ``store.pipelines``, ``store.jobs``, ``store.artifacts``,
-``store.line``, ``store.flaky``, ``store.environments``, ``store.secrets``); nothing outside
-this package touches SQLAlchemy.
+``store.line``, ``store.flaky``, ``store.environments``, ``store.secrets``, ``store.rollouts``,
+``store.deploy_events``); nothing outside this package touches SQLAlchemy.
 """
 
 from andon.store._artifacts import ArtifactRecord, ArtifactRepository
+from andon.store._deploy_events import DeployEventKind, DeployEventRecord, DeployEventRepository
 from andon.store._environments import (
     EnvironmentKind,
     EnvironmentRecord,
@@ -18,6 +19,7 @@ from andon.store._jobs import JobRecord, JobRepository, NewJob
 from andon.store._line import LineEventRecord, LineEventRepository
 from andon.store._pipelines import PipelineRecord, PipelineRepository
 from andon.store._projects import ProjectRecord, ProjectRepository
+from andon.store._rollouts import RolloutRecord, RolloutRepository, RolloutStatus
 from andon.store._secrets import SecretRepository
 from andon.store._statuses import JobStatus, LineState, PipelineStatus
 from andon.store._store import Store, open_store
@@ -27,6 +29,9 @@ from andon.store._urls import redact_url
 __all__ = [
     "ArtifactRecord",
     "ArtifactRepository",
+    "DeployEventKind",
+    "DeployEventRecord",
+    "DeployEventRepository",
     "EnvironmentKind",
     "EnvironmentRecord",
     "EnvironmentRepository",
@@ -46,6 +51,9 @@ __all__ = [
     "PipelineStatus",
     "ProjectRecord",
     "ProjectRepository",
+    "RolloutRecord",
+    "RolloutRepository",
+    "RolloutStatus",
     "SecretRepository",
     "Store",
     "metadata",

@@ -13,6 +13,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import sessionmaker
 
 from andon.store._artifacts import ArtifactRepository
+from andon.store._deploy_events import DeployEventRepository
 from andon.store._engine import Dialect, create_store_engine, dialect_of
 from andon.store._environments import EnvironmentRepository
 from andon.store._failures import reporting_unavailability, unavailable
@@ -23,6 +24,7 @@ from andon.store._migrating import current_revision, upgrade_to_head
 from andon.store._pipelines import PipelineRepository
 from andon.store._projects import ProjectRepository
 from andon.store._repository import Clock
+from andon.store._rollouts import RolloutRepository
 from andon.store._secrets import SecretRepository
 from andon.store._urls import parse_url, redact_url
 
@@ -48,6 +50,8 @@ class Store:
         self.flaky = FlakyTestRepository(sessions, engine.url, clock)
         self.environments = EnvironmentRepository(sessions, engine.url, clock)
         self.secrets = SecretRepository(sessions, engine.url, clock)
+        self.rollouts = RolloutRepository(sessions, engine.url, clock)
+        self.deploy_events = DeployEventRepository(sessions, engine.url, clock)
 
     def schema_revision(self) -> str:
         """The Alembic revision the database is at."""

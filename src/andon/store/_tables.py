@@ -15,12 +15,14 @@ from sqlalchemy import (
     DateTime,
     Dialect,
     ForeignKey,
+    Index,
     Integer,
     MetaData,
     String,
     Table,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.types import TypeDecorator
 
@@ -257,3 +259,72 @@ secrets = Table(
     Column("updated_at", UTCDateTime, nullable=False),
     UniqueConstraint("project", "environment", "name"),
 )
+
+
+# Rollouts: one release of a project moving into one environment, with the rollout engine's
+# whole state, persisted after every decision so that a restarted server resumes it.
+rollouts = Table(
+    "rollouts",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("project", String(PROJECT_NAME_MAX_LENGTH), nullable=False),
+    Column("environment", String(ENVIRONMENT_NAME_MAX_LENGTH), nullable=False),
+    Column("status", Text, nullable=False),
+    # recreate, rolling, blue-green or canary.
+    Column("strategy", Text, nullable=False),
+    # The release the environment ran before; NULL on its first deploy.
+    Column("from_version", Text, nullable=True),
+    Column("from_artifact", Text, nullable=True),
+    Column("to_version", Text, nullable=False),
+    Column("to_artifact", Text, nullable=False),
+    # The commits the new release carries beyond the previous one, for lead time.
+    Column("commits", JSON, nullable=False),
+    # The rollout engine's state; the store never looks inside it.
+    Column("state", JSON, nullable=False),
+    # A sentence for people on the latest decision.
+    Column("message", Text, nullable=False),
+    Column("created_by", Text, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    Column("started_at", UTCDateTime, nullable=True),
+    Column("finished_at", UTCDateTime, nullable=True),
+    # Rollout ids are shown to people ("rollout #12"), never to be handed out twice.
+    sqlite_autoincrement=True,
+)
+Index(
+    "ix_rollouts_project_environment_id",
+    rollouts.c.project,
+    rollouts.c.environment,
+    rollouts.c.id,
+)
+# The deploy lock: at most one running or paused rollout per environment. A unique index
+# rather than a check-then-insert, so that two servers racing to start one both get a
+# clean answer from the database. Both backends accept the same partial-index condition.
+_IN_PROGRESS = text("status IN ('running', 'paused')")
+Index(
+    "ix_rollouts_deploy_lock",
+    rollouts.c.project,
+    rollouts.c.environment,
+    unique=True,
+    sqlite_where=_IN_PROGRESS,
+    postgresql_where=_IN_PROGRESS,
+)
+
+# What happened to each environment's deploys, appended and never edited: the source of
+# the DORA metrics (deployment frequency, lead time, change failure rate, time to restore).
+deploy_events = Table(
+    "deploy_events",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("project", String(PROJECT_NAME_MAX_LENGTH), nullable=False),
+    Column("environment", String(ENVIRONMENT_NAME_MAX_LENGTH), nullable=False),
+    # No foreign key: the events outlive the rollouts they came from.
+    Column("rollout_id", Integer, nullable=True),
+    Column("kind", Text, nullable=False),
+    Column("at", UTCDateTime, nullable=False),
+    Column("version", Text, nullable=False),
+    Column("artifact", Text, nullable=False),
+    Column("commits", JSON, nullable=False),
+    Column("message", Text, nullable=False),
+)
+Index("ix_deploy_events_project_at", deploy_events.c.project, deploy_events.c.at)
