@@ -1,0 +1,59 @@
+"""The immune system's statistical core: observations of each version, judges that say
+whether the canary is worse than allowed, and the decision of an analysis step.
+
+Pure throughout: no I/O and no clock. The rollout reconciler observes (the router's
+snapshot via :func:`samples_from_snapshot`, the instances' counters via
+:func:`read_counters`), keeps each version's :func:`window` since the step began, asks the
+judges :func:`judges_for` built from andon.yaml, and acts on :func:`decide_step`.
+
+- :class:`ThresholdJudge`: fixed bounds on the canary alone;
+- :class:`ComparisonJudge`: canary against stable at one look (exact and rank tests);
+- :class:`SequentialJudge`: canary against stable at every look, with a false-alarm rate
+  that holds under continuous monitoring (mixture SPRT, state in :class:`SequentialState`);
+- :func:`assess_power`: whether the traffic expected can judge a metric in the time given.
+"""
+
+from andon.analysis._exposition import read_counters
+from andon.analysis.aggregating import StepDecision, decide_step
+from andon.analysis.comparing import ComparisonJudge
+from andon.analysis.fake import FakeJudge
+from andon.analysis.judges import judges_for
+from andon.analysis.metrics import Metric, MetricKind
+from andon.analysis.power import PowerStatement, Traffic, assess_power
+from andon.analysis.samples import (
+    LatencyHistogram,
+    VersionSample,
+    combine,
+    samples_from_snapshot,
+    window,
+)
+from andon.analysis.sequential import SequentialJudge, SequentialState
+from andon.analysis.threshold import ThresholdJudge
+from andon.analysis.verdicts import Judge, Look, Outcome, Scalar, Verdict
+
+__all__ = [
+    "ComparisonJudge",
+    "FakeJudge",
+    "Judge",
+    "LatencyHistogram",
+    "Look",
+    "Metric",
+    "MetricKind",
+    "Outcome",
+    "PowerStatement",
+    "Scalar",
+    "SequentialJudge",
+    "SequentialState",
+    "StepDecision",
+    "ThresholdJudge",
+    "Traffic",
+    "Verdict",
+    "VersionSample",
+    "assess_power",
+    "combine",
+    "decide_step",
+    "judges_for",
+    "read_counters",
+    "samples_from_snapshot",
+    "window",
+]
