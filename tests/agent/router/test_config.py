@@ -73,7 +73,7 @@ def test_every_problem_is_reported_with_its_place() -> None:
         "versions[0].instances[0].port: 0 is not a port",
         "versions[0].instances[0].host: must not be empty",
         "versions[1].name: 'v1' is named twice",
-        "versions: weights sum to 110; they must sum to 100",
+        "versions: weights sum to 110; they must sum to 100 (or 0)",
         "sticky: name a header, a cookie or both",
         "routes[0]: name exactly one of header and cookie",
         "routes[0].version: unknown version 'v9'",

@@ -125,6 +125,25 @@ def test_header_and_cookie_routes_win_over_weights(kit: Any) -> None:
     assert kit.run(scenario()) == ["v2", "v2", "v1", "v3", "v1"]
 
 
+def test_with_every_weight_at_0_only_routed_requests_reach_a_version(kit: Any) -> None:
+    """A first deploy being smoke-tested: the new version answers its header route only."""
+    routes = (Route(version="v2", value="v2", header="X-Andon-Version"),)
+
+    async def scenario() -> list[tuple[int, str | None]]:
+        stage = await kit.stage({"v2": 0}, routes=routes)
+        try:
+            async with stage.client() as client:
+                routed = await client.request(headers={"X-Andon-Version": "v2"})
+                unrouted = await client.request()
+                return [(routed.status, routed.version), (unrouted.status, unrouted.body)]
+        finally:
+            await stage.close()
+
+    (routed, unrouted) = kit.run(scenario())
+    assert routed == (200, "v2")
+    assert unrouted[0] == 503 and b"sends no traffic to any version yet" in unrouted[1]
+
+
 def test_round_robin_skips_instances_that_are_not_ready(kit: Any) -> None:
     async def scenario() -> tuple[list[int], list[int]]:
         upstreams = [await kit.Upstream("v1").start() for _ in range(3)]

@@ -70,8 +70,9 @@ def plan_split(config: RouterConfig) -> SplitPlan:
 
 def decide_version(
     plan: SplitPlan, seen: Mapping[bytes, bytes] | None, client_ip: bytes, draw: int
-) -> str:
-    """The version that answers a request. No side effects.
+) -> str | None:
+    """The version that answers a request; None when no route matches and every weight
+    is 0 (a first deploy being smoke-tested). No side effects.
 
     ``seen`` maps the lower-cased names of the request's headers in ``plan.watched`` to
     their values (None when it had none); ``draw`` is a random 32-bit number, used only
@@ -87,6 +88,8 @@ def decide_version(
             for name, value, version in plan.cookie_routes:
                 if cookie_value(cookies, name) == value:
                     return version
+    if plan.total_weight == 0:
+        return None
     if plan.sticky:
         key: bytes | None = None
         if seen and plan.sticky_header is not None:

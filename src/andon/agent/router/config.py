@@ -260,8 +260,9 @@ def _check(config: RouterConfig) -> list[str]:
             if not instance.host:
                 problems.append(f"{place}.instances[{number}].host: must not be empty")
     total = sum(version.weight for version in config.versions)
-    if config.versions and total != 100:
-        problems.append(f"versions: weights sum to {total}; they must sum to 100")
+    if config.versions and total not in (0, 100):
+        # 0 is allowed: only routes reach the versions (a first deploy's smoke tests).
+        problems.append(f"versions: weights sum to {total}; they must sum to 100 (or 0)")
     sticky = config.sticky
     if sticky is not None and sticky.header is None and sticky.cookie is None:
         problems.append("sticky: name a header, a cookie or both")

@@ -188,6 +188,10 @@ class ClientConnection(asyncio.Protocol):
         if not table.versions:
             raise _RejectedError(503, f"Environment {table.config.env} has no version deployed.")
         version = decide_version(table.split, seen, self.client_ip, _draw(32))
+        if version is None:
+            raise _RejectedError(
+                503, f"Environment {table.config.env} sends no traffic to any version yet."
+            )
         exchange = Exchange(
             self,
             table,
