@@ -14,25 +14,81 @@ The data plane is a :class:`DataPlane`: ``serve_agent`` runs the built-in router
 :class:`NullDataPlane` routes nothing (tests of the agent alone).
 """
 
-from andon.agent._agent import Agent
-from andon.agent.admin import create_admin_app, render_metrics
-from andon.agent.data_plane import Backend, DataPlane, EnvironmentView, NullDataPlane
-from andon.agent.instances import InstancePhase, InstanceRecord, InstanceSpec, InstanceStatus
-from andon.agent.logs import InstanceLog
-from andon.agent.policy import (
-    CheckVerdict,
-    CrashHistory,
-    ExitDecision,
-    Probe,
-    SupervisorPolicy,
-    assess_check,
-    decide_after_exit,
-    describe_exit,
-)
-from andon.agent.processes import InstanceProcess
-from andon.agent.running import ensure_token, read_token, serve_agent, spawn_agent
-from andon.agent.state import AgentState, EnvironmentState, StateFile
-from andon.agent.supervising import Supervisor
+from __future__ import annotations
+
+import importlib
+import typing
+from typing import Any
+
+if typing.TYPE_CHECKING:
+    from andon.agent._agent import Agent
+    from andon.agent.admin import create_admin_app, render_metrics
+    from andon.agent.data_plane import Backend, DataPlane, EnvironmentView, NullDataPlane
+    from andon.agent.instances import InstancePhase, InstanceRecord, InstanceSpec, InstanceStatus
+    from andon.agent.logs import InstanceLog
+    from andon.agent.policy import (
+        CheckVerdict,
+        CrashHistory,
+        ExitDecision,
+        Probe,
+        SupervisorPolicy,
+        assess_check,
+        decide_after_exit,
+        describe_exit,
+    )
+    from andon.agent.processes import InstanceProcess
+    from andon.agent.running import ensure_token, read_token, serve_agent, spawn_agent
+    from andon.agent.state import AgentState, EnvironmentState, StateFile
+    from andon.agent.supervising import Supervisor
+
+# Names are imported when first used: a router worker process imports andon.agent.router
+# (and so this package) and must not pay for FastAPI and uvicorn, which only the agent's
+# own process needs.
+_HOMES = {
+    "Agent": "_agent",
+    "create_admin_app": "admin",
+    "render_metrics": "admin",
+    "Backend": "data_plane",
+    "DataPlane": "data_plane",
+    "EnvironmentView": "data_plane",
+    "NullDataPlane": "data_plane",
+    "InstancePhase": "instances",
+    "InstanceRecord": "instances",
+    "InstanceSpec": "instances",
+    "InstanceStatus": "instances",
+    "InstanceLog": "logs",
+    "CheckVerdict": "policy",
+    "CrashHistory": "policy",
+    "ExitDecision": "policy",
+    "Probe": "policy",
+    "SupervisorPolicy": "policy",
+    "assess_check": "policy",
+    "decide_after_exit": "policy",
+    "describe_exit": "policy",
+    "InstanceProcess": "processes",
+    "ensure_token": "running",
+    "read_token": "running",
+    "serve_agent": "running",
+    "spawn_agent": "running",
+    "AgentState": "state",
+    "EnvironmentState": "state",
+    "StateFile": "state",
+    "Supervisor": "supervising",
+}
+
+
+def __getattr__(name: str) -> Any:
+    home = _HOMES.get(name)
+    if home is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{home}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_HOMES})
+
 
 __all__ = [
     "Agent",
