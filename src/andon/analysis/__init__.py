@@ -10,7 +10,11 @@ judges :func:`judges_for` built from andon.yaml, and acts on :func:`decide_step`
 - :class:`ComparisonJudge`: canary against stable at one look (exact and rank tests);
 - :class:`SequentialJudge`: canary against stable at every look, with a false-alarm rate
   that holds under continuous monitoring (mixture SPRT, state in :class:`SequentialState`);
-- :func:`assess_power`: whether the traffic expected can judge a metric in the time given.
+- :func:`assess_power`: whether the traffic expected can judge a metric in the time given;
+- :func:`begin_run` and :func:`take_look`: an analysis run that the reconciler drives tick
+  by tick, persisted as :class:`AnalysisRunState`, ending in a :class:`RunVerdict`;
+  :class:`Observed` is what the providers (:mod:`andon.analysis.providers`, the I/O side)
+  answered at a tick.
 """
 
 from andon.analysis._exposition import read_counters
@@ -20,6 +24,10 @@ from andon.analysis.fake import FakeJudge
 from andon.analysis.judges import judges_for
 from andon.analysis.metrics import Metric, MetricKind
 from andon.analysis.power import PowerStatement, Traffic, assess_power
+from andon.analysis.progress import MetricProgress
+from andon.analysis.readings import Answer, Observed, sources_of
+from andon.analysis.run_state import AnalysisRunState, Outage, RunVerdict
+from andon.analysis.runs import begin_run, take_look
 from andon.analysis.samples import (
     LatencyHistogram,
     VersionSample,
@@ -32,6 +40,8 @@ from andon.analysis.threshold import ThresholdJudge
 from andon.analysis.verdicts import Judge, Look, Outcome, Scalar, Verdict
 
 __all__ = [
+    "AnalysisRunState",
+    "Answer",
     "ComparisonJudge",
     "FakeJudge",
     "Judge",
@@ -39,8 +49,12 @@ __all__ = [
     "Look",
     "Metric",
     "MetricKind",
+    "MetricProgress",
+    "Observed",
+    "Outage",
     "Outcome",
     "PowerStatement",
+    "RunVerdict",
     "Scalar",
     "SequentialJudge",
     "SequentialState",
@@ -50,10 +64,13 @@ __all__ = [
     "Verdict",
     "VersionSample",
     "assess_power",
+    "begin_run",
     "combine",
     "decide_step",
     "judges_for",
     "read_counters",
     "samples_from_snapshot",
+    "sources_of",
+    "take_look",
     "window",
 ]

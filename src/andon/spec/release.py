@@ -3,11 +3,19 @@ analysis that decides, from metrics, whether to go on or to roll back."""
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 from enum import StrEnum
 from typing import Annotated, Any
 
-from pydantic import ConfigDict, Field, WithJsonSchema, model_validator
+from pydantic import (
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    WithJsonSchema,
+    field_validator,
+    model_validator,
+)
 
 from andon.spec._base import SpecModel
 from andon.spec._units import DURATION_PATTERN, Duration, Measure, Percent
@@ -28,7 +36,37 @@ class MetricProvider(StrEnum):
     """Where a metric's observations come from."""
 
     ROUTER = "router"
+    APP = "app"
     PROMETHEUS = "prometheus"
+    WEBHOOK = "webhook"
+    COMMAND = "command"
+
+
+MEASURED = (MetricProvider.ROUTER, MetricProvider.APP, MetricProvider.PROMETHEUS)
+"""Providers whose observations Andon judges itself, by a threshold or a baseline."""
+
+ANSWERING = (MetricProvider.WEBHOOK, MetricProvider.COMMAND)
+"""Providers that answer pass or fail themselves."""
+
+_ROUTER_QUERY = re.compile(r"^(?:error_rate|request_rate|latency_p[0-9]{1,2}(?:\.[0-9]+)?)$")
+_COUNTER_QUERY = re.compile(
+    r"^(?:(?:rate|increase|irate)\(\s*)?[a-zA-Z_:][a-zA-Z0-9_:]*(?:\[[0-9a-z]+\]\s*\))?$"
+)
+"""The queries andon.analysis can judge (its ``Metric.from_query`` reads the same forms):
+the router's own metrics, and a counter (optionally inside ``rate``), judged per request."""
+
+
+def is_router_query(query: str) -> bool:
+    """Whether ``query`` names one of the router's metrics (``error_rate``,
+    ``request_rate``, ``latency_p95``)."""
+    return bool(_ROUTER_QUERY.match(query.strip()))
+
+
+def is_counter_query(query: str) -> bool:
+    """Whether ``query`` names a counter, bare or in ``rate(..[1m])``, and not a router
+    metric: ``shop_orders_total``, ``rate(shop_orders_total[1m])``."""
+    text = query.strip()
+    return bool(_COUNTER_QUERY.match(text)) and not is_router_query(text)
 
 
 class ThresholdSpec(SpecModel):
@@ -49,21 +87,71 @@ class BaselineSpec(SpecModel):
     """How much lower than the baseline the canary may be, e.g. ``20%`` for orders per minute."""
 
 
+_IN_RATE = "such as shop_orders_total or rate(shop_orders_total[1m])"
+
+_METRIC_SCHEMA: dict[str, Any] = {
+    "allOf": [
+        {
+            "if": {
+                "required": ["provider"],
+                "properties": {"provider": {"enum": ["webhook", "command"]}},
+            },
+            "then": {
+                "not": {
+                    "anyOf": [
+                        {"required": ["query"]},
+                        {"required": ["threshold"]},
+                        {"required": ["baseline"]},
+                    ]
+                }
+            },
+            "else": {
+                "required": ["query"],
+                "anyOf": [{"required": ["threshold"]}, {"required": ["baseline"]}],
+            },
+        },
+        {
+            "if": {"required": ["provider"], "properties": {"provider": {"const": "webhook"}}},
+            "then": {"required": ["url"]},
+        },
+        {
+            "if": {"required": ["provider"], "properties": {"provider": {"const": "command"}}},
+            "then": {"required": ["command"]},
+        },
+    ]
+}
+"""What the loader's validators say about which keys go with which provider, as far as a
+JSON Schema can say it (it cannot read queries)."""
+
+
 class MetricSpec(SpecModel):
     """One metric the immune system watches during a rollout."""
 
-    model_config = ConfigDict(
-        json_schema_extra={"anyOf": [{"required": ["threshold"]}, {"required": ["baseline"]}]}
-    )
+    model_config = ConfigDict(json_schema_extra=_METRIC_SCHEMA)
 
     name: str = Field(min_length=1)
     """The metric's name, used by ``analysis`` steps and in explanations."""
     provider: MetricProvider = MetricProvider.ROUTER
     """``router``: Andon's own router (``error_rate``, ``latency_p50``, ``latency_p95``,
-    ``latency_p99``, ``request_rate``); ``prometheus``: a PromQL query or a counter scraped
-    from the instances' ``/metrics``."""
-    query: str = Field(min_length=1)
-    """What to measure: a router metric name or a PromQL expression."""
+    ``latency_p99``, ``request_rate``); ``app``: a counter summed over each version's
+    instances' ``/metrics`` and judged per request (``shop_orders_total`` or
+    ``rate(shop_orders_total[1m])``); ``prometheus``: a query to a Prometheus server (a
+    counter as for ``app``, split by its ``version`` label, or any PromQL expression held
+    to a threshold); ``webhook``: an HTTP endpoint that answers pass or fail; ``command``: a
+    command whose exit status is pass (0) or fail."""
+    query: str = Field(default="", min_length=1)
+    """What to measure, required by ``router``, ``app`` and ``prometheus``: a router
+    metric name, a counter, or a PromQL expression."""
+    url: str | None = Field(default=None, min_length=1)
+    """``webhook``: the endpoint Andon POSTs ``{canary, stable, metric, run}`` to, which
+    answers ``{"pass": true|false, "message": "..."}``; ``prometheus``: the server's base
+    URL (defaults to the ``ANDON_PROMETHEUS_URL`` environment variable)."""
+    command: str | None = Field(default=None, min_length=1)
+    """``command``: a shell command run with ``ANDON_CANARY``, ``ANDON_STABLE``,
+    ``ANDON_METRIC`` and ``ANDON_RUN`` set; exit status 0 passes, any other fails."""
+    timeout: Duration | None = None
+    """``webhook`` and ``command``: how long to wait for an answer (10s and 30s); no answer
+    counts as an unreachable source, never as a pass."""
     threshold: ThresholdSpec | None = None
     """Fixed bounds."""
     baseline: BaselineSpec | None = None
@@ -75,12 +163,146 @@ class MetricSpec(SpecModel):
     failure_limit: int | None = Field(default=None, ge=0)
     """Failed observations tolerated before rolling back; defaults to ``analysis.failure_limit``."""
 
-    @model_validator(mode="after")
-    def _has_a_bound(self) -> MetricSpec:
-        if self.threshold is None and self.baseline is None:
+    # Each check below reads the keys validated before it (``info.data``), so that its
+    # message sits on the key that is wrong rather than on the whole metric.
+
+    @field_validator("query")
+    @classmethod
+    def _query_fits_provider(cls, query: str, info: ValidationInfo) -> str:
+        provider = info.data.get("provider")
+        if provider is None:
+            return query
+        if provider in ANSWERING:
             raise ValueError(
-                f"metric '{self.name}' needs a threshold or a baseline comparison to judge by"
+                f"provider {provider} answers pass or fail by itself and takes no query; remove it"
             )
+        if provider is MetricProvider.ROUTER and not is_router_query(query):
+            hint = (
+                "; for a counter that the instances expose, use provider: app"
+                if is_counter_query(query)
+                else ""
+            )
+            raise ValueError(
+                "the router measures error_rate, request_rate and latency_p50, latency_p95 "
+                f"or latency_p99, not {query!r}{hint}"
+            )
+        latency = re.match(r"^latency_p([0-9]{1,2}(?:\.[0-9]+)?)$", query.strip())
+        if latency is not None and float(latency.group(1)) == 0:
+            raise ValueError(
+                f"{query.strip()!r} is not a quantile; use latency_p50 to latency_p99.9"
+            )
+        if provider is not MetricProvider.ROUTER and is_router_query(query):
+            raise ValueError(f"{query!r} is measured by the router; use provider: router")
+        if provider is MetricProvider.APP and not is_counter_query(query):
+            raise ValueError(
+                f"provider app reads a counter from the instances' /metrics, {_IN_RATE}, "
+                f"not {query!r}; for other PromQL use provider: prometheus"
+            )
+        return query
+
+    @field_validator("url")
+    @classmethod
+    def _url_fits_provider(cls, url: str | None, info: ValidationInfo) -> str | None:
+        provider = info.data.get("provider")
+        if url is None or provider is None:
+            return url
+        if provider not in (MetricProvider.PROMETHEUS, MetricProvider.WEBHOOK):
+            raise ValueError(
+                f"provider {provider} has no url; only prometheus and webhook read one"
+            )
+        if not re.match(r"^https?://[^\s/]+", url):
+            raise ValueError(f"expected an http:// or https:// URL, got {url!r}")
+        return url
+
+    @field_validator("command")
+    @classmethod
+    def _command_fits_provider(cls, command: str | None, info: ValidationInfo) -> str | None:
+        provider = info.data.get("provider")
+        if command is not None and provider is not None and provider is not MetricProvider.COMMAND:
+            raise ValueError(
+                f"provider {provider} runs no command; set provider: command to judge by one"
+            )
+        return command
+
+    @field_validator("timeout")
+    @classmethod
+    def _timeout_fits_provider(
+        cls, timeout: timedelta | None, info: ValidationInfo
+    ) -> timedelta | None:
+        provider = info.data.get("provider")
+        if timeout is not None and provider is not None and provider not in ANSWERING:
+            raise ValueError(
+                f"provider {provider} has no timeout; only webhook and command wait for an answer"
+            )
+        if timeout is not None and timeout <= timedelta(0):
+            raise ValueError("a timeout must be longer than 0s")
+        return timeout
+
+    @field_validator("threshold")
+    @classmethod
+    def _threshold_fits_provider(
+        cls, threshold: ThresholdSpec | None, info: ValidationInfo
+    ) -> ThresholdSpec | None:
+        provider = info.data.get("provider")
+        if threshold is not None and provider in ANSWERING:
+            raise ValueError(
+                f"provider {provider} answers pass or fail by itself; remove the threshold"
+            )
+        return threshold
+
+    @field_validator("baseline")
+    @classmethod
+    def _baseline_can_be_compared(
+        cls, baseline: BaselineSpec | None, info: ValidationInfo
+    ) -> BaselineSpec | None:
+        provider, query = info.data.get("provider"), info.data.get("query")
+        if baseline is None or provider is None:
+            return baseline
+        if provider in ANSWERING:
+            raise ValueError(
+                f"provider {provider} answers pass or fail by itself; remove the baseline"
+            )
+        if not query:
+            return baseline
+        if query.strip() == "request_rate":
+            raise ValueError(
+                "request_rate cannot be compared with the baseline, because each version's "
+                "rate follows its traffic weight; give it a threshold instead"
+            )
+        counter = is_counter_query(query)
+        if provider is MetricProvider.PROMETHEUS and not counter:
+            raise ValueError(
+                f"only a counter ({_IN_RATE}) is compared with the baseline, per request; "
+                f"hold the PromQL expression {query!r} to a threshold instead"
+            )
+        if counter and baseline.max_increase is not None:
+            raise ValueError(
+                "a counter per request is compared for a decrease; use max_decrease "
+                "(max_increase is not judged)"
+            )
+        if not counter and baseline.max_decrease is not None:
+            raise ValueError(
+                f"{query.strip()} is compared for an increase; use max_increase "
+                "(max_decrease is not judged)"
+            )
+        return baseline
+
+    @model_validator(mode="after")
+    def _has_what_it_needs(self) -> MetricSpec:
+        missing = []
+        if self.provider in MEASURED:
+            if not self.query:
+                missing.append(f"metric '{self.name}' needs a query: what to measure")
+            if self.threshold is None and self.baseline is None:
+                missing.append(
+                    f"metric '{self.name}' needs a threshold or a baseline comparison to judge by"
+                )
+        if self.provider is MetricProvider.WEBHOOK and self.url is None:
+            missing.append(f"metric '{self.name}' needs the url of the webhook to ask")
+        if self.provider is MetricProvider.COMMAND and self.command is None:
+            missing.append(f"metric '{self.name}' needs the command to run")
+        if missing:
+            raise ValueError("; ".join(missing))
         return self
 
 
