@@ -60,7 +60,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"shop: error: {exc}", file=sys.stderr)
         return 2
 
-    app = ShopApp(config, version=os.environ.get("ANDON_VERSION", "dev"))
+    app = ShopApp(
+        config,
+        version=os.environ.get("ANDON_VERSION", "dev"),
+        instance=os.environ.get("ANDON_INSTANCE", ""),
+    )
     try:
         server = ShopHTTPServer((host, port), app)
     except OSError as exc:

@@ -49,9 +49,13 @@ class ShopApp:
         version: str = "dev",
         faults: FaultInjector | None = None,
         migrations: Sequence[migrate.Migration] | None = None,
+        instance: str = "",
     ) -> None:
         self.config = config
         self.version = version
+        # Named in every answer, so that a client behind a load balancer knows which
+        # process answered (the smoke test reads that one's counters).
+        self.instance = instance
         self.faults = faults or FaultInjector(config.faults)
         self.metrics = ShopMetrics(version)
         # The schema version this release needs. Migrations ship with the code,
@@ -90,6 +94,8 @@ class ShopApp:
         self.metrics.duration.observe(elapsed, route=route)
         if route == "/checkout" and request.method == "POST" and response.status != 201:
             self.metrics.checkout_failures.inc()
+        if self.instance:
+            response.headers.setdefault("X-Shop-Instance", self.instance)
         return response
 
     def _dispatch(self, request: Request, match: Match) -> Response:

@@ -32,7 +32,9 @@ class Reply:
 
 
 class Client:
-    def __init__(self, base_url: str, timeout: float = 10.0) -> None:
+    def __init__(
+        self, base_url: str, timeout: float = 10.0, headers: Mapping[str, str] | None = None
+    ) -> None:
         parts = urlsplit(base_url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise ValueError(
@@ -44,6 +46,8 @@ class Client:
         self._port = parts.port
         self._prefix = parts.path.rstrip("/")
         self.timeout = timeout
+        # Sent with every request, e.g. the header that routes to one version.
+        self.headers = dict(headers or {})
 
     def request(
         self,
@@ -55,7 +59,7 @@ class Client:
         headers: Mapping[str, str] | None = None,
     ) -> Reply:
         """Send one request; `raw` sends bytes as-is (for malformed-input tests)."""
-        send_headers = dict(headers or {})
+        send_headers = {**self.headers, **(headers or {})}
         body = raw
         if json_body is not None:
             body = json.dumps(json_body).encode("utf-8")

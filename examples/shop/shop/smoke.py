@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Callable, Sequence
 from typing import Any, TextIO
@@ -48,12 +49,13 @@ def _expect(reply: Reply, status: int, what: str) -> Any:
 
 class SmokeTest:
     def __init__(self, base_url: str, timeout: float = 10.0) -> None:
-        self.client = Client(base_url, timeout=timeout)
+        self.client = Client(base_url, timeout=timeout, headers=headers_from_env())
         self.sku = ""
         self.price_cents = 0
         self.cart_id = ""
         self.order_id = ""
-        self.orders_before = 0.0
+        self.orders_before: dict[str, float] = {}
+        self.took_order = ""
 
     def checks(self) -> list[tuple[str, Callable[[], str]]]:
         return [
@@ -99,9 +101,10 @@ class SmokeTest:
         return f"cart total {self.price_cents} cents"
 
     def checkout(self) -> str:
-        self.orders_before = self._orders_total()
+        self.orders_before = self._orders_by_instance()
         reply = self.client.post("/checkout", {"cart_id": self.cart_id})
         body = _expect(reply, 201, "POST /checkout")
+        self.took_order = reply.headers.get("x-shop-instance", "")
         if body.get("total_cents") != self.price_cents:
             raise CheckFailedError(
                 f"order total is {body.get('total_cents')}, expected {self.price_cents}"
@@ -119,25 +122,54 @@ class SmokeTest:
         return f"order {self.order_id} stored"
 
     def metrics_count_order(self) -> str:
-        after = self._orders_total()
-        if after < self.orders_before + 1:
+        # Behind a load balancer each answer may come from another instance: compare the
+        # counter of the instance that took the order with its own value before.
+        instance = self.took_order
+        after = self._orders_by_instance(until=instance).get(instance)
+        if after is None:
+            raise CheckFailedError(f"GET /metrics never came from {instance or 'the shop'}")
+        before = self.orders_before.get(instance, 0.0)
+        if after < before + 1:
             raise CheckFailedError(
-                f"shop_orders_total went from {self.orders_before:g} to {after:g}; "
-                "the order was not counted"
+                f"shop_orders_total went from {before:g} to {after:g}; the order was not counted"
             )
-        return f"shop_orders_total {self.orders_before:g} -> {after:g}"
+        return f"shop_orders_total {before:g} -> {after:g}"
 
-    def _orders_total(self) -> float:
-        reply = self.client.get("/metrics")
-        if reply.status != 200:
-            raise CheckFailedError(f"GET /metrics answered {reply.status}")
-        try:
-            value = metrics.parse(reply.text).get("shop_orders_total")
-        except ValueError as exc:
-            raise CheckFailedError(f"GET /metrics is not valid exposition format: {exc}") from None
-        if value is None:
-            raise CheckFailedError("GET /metrics has no shop_orders_total")
-        return value
+    def _orders_by_instance(self, until: str | None = None) -> dict[str, float]:
+        """shop_orders_total of each instance that answered a few reads of /metrics (or
+        until ``until`` answered)."""
+        found: dict[str, float] = {}
+        for _ in range(_READS):
+            reply = self.client.get("/metrics")
+            if reply.status != 200:
+                raise CheckFailedError(f"GET /metrics answered {reply.status}")
+            try:
+                value = metrics.parse(reply.text).get("shop_orders_total")
+            except ValueError as exc:
+                raise CheckFailedError(
+                    f"GET /metrics is not valid exposition format: {exc}"
+                ) from None
+            if value is None:
+                raise CheckFailedError("GET /metrics has no shop_orders_total")
+            instance = reply.headers.get("x-shop-instance", "")
+            found.setdefault(instance, value)
+            if (until is not None and instance == until) or not instance:
+                break
+        return found
+
+
+def headers_from_env() -> dict[str, str]:
+    """The headers ``ANDON_HEADERS`` names (``Name: value`` per line): how a deployment
+    sends the smoke test to the version it checks."""
+    found = {}
+    for line in os.environ.get("ANDON_HEADERS", "").splitlines():
+        name, sep, value = line.partition(":")
+        if sep and name.strip():
+            found[name.strip()] = value.strip()
+    return found
+
+
+_READS = 12
 
 
 def run(base_url: str, out: TextIO | None = None, timeout: float = 10.0) -> bool:

@@ -39,6 +39,7 @@ from andon.environments.declaring import (
     plan_instances,
     version_label,
 )
+from andon.environments.deploying import ReleaseDeployment, VersionReport
 from andon.environments.diffing import (
     Difference,
     DifferenceKind,
@@ -67,6 +68,7 @@ from andon.environments.observing import (
 from andon.environments.orders import (
     EnvironmentOrder,
     compose_order,
+    order_for_release,
     order_from_record,
     read_spec_at,
 )
@@ -119,6 +121,7 @@ __all__ = [
     "Observed",
     "PlannedInstance",
     "Progress",
+    "ReleaseDeployment",
     "RuntimeFactory",
     "SecretBox",
     "SecretVault",
@@ -127,6 +130,7 @@ __all__ = [
     "StepRunner",
     "StepStatus",
     "TemplateError",
+    "VersionReport",
     "agent_environment",
     "applied_migrations",
     "assess_difference",
@@ -150,6 +154,7 @@ __all__ = [
     "load_secret_key",
     "mask",
     "observe_environment",
+    "order_for_release",
     "order_from_record",
     "plan_instances",
     "prepare_release",

@@ -28,6 +28,7 @@ AGENT_VARIABLES = frozenset({"PORT", "ANDON_ENV", "ANDON_VERSION", "ANDON_INSTAN
 """What the agent sets on every instance itself, over what it is given."""
 
 _NAME = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
+_VERSIONED = re.compile(rf"\.[0-9a-f]{{{VERSION_LENGTH}}}$")
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,8 +64,10 @@ def instance_id(project: str, env: str, instance: str) -> str:
 
 
 def instance_name(project: str, env: str, instance: str) -> str:
-    """The name of an instance of the environment from its agent id (``web-1``)."""
-    return instance.removeprefix(agent_environment(project, env) + AGENT_SEPARATOR)
+    """The name of an instance of the environment from its agent id (``web-1``), also
+    for a deployed version's (``shop.prod.web-1.<version>``)."""
+    name = instance.removeprefix(agent_environment(project, env) + AGENT_SEPARATOR)
+    return _VERSIONED.sub("", name)
 
 
 def version_label(commit: str) -> str:

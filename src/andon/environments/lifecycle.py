@@ -179,7 +179,7 @@ class EnvironmentLifecycle:
     ) -> EnvironmentRecord:
         """Create the environment :meth:`begin` recorded; its record, ready or failed."""
         try:
-            runtime = self._runtime_of(order)
+            runtime = self.runtime_for(order)
         except AndonError as exc:
             # A runtime that cannot be had (not written yet, misconfigured) made nothing.
             return self.store.environments.update(
@@ -222,7 +222,7 @@ class EnvironmentLifecycle:
         record = self.store.environments.get(project, name)
         steps = StepRunner(progress, self._timer)
         order = self._order_or_none(record)
-        runtime = self._runtime_of(order)
+        runtime = self.runtime_for(order)
         try:
             await destroy_environment(
                 project,
@@ -258,7 +258,7 @@ class EnvironmentLifecycle:
 
     async def instances(self, record: EnvironmentRecord) -> list[InstanceStatus]:
         """What runs of the environment now, as its runtime reports it."""
-        runtime = self._runtime_of(self._order_or_none(record))
+        runtime = self.runtime_for(self._order_or_none(record))
         try:
             return await _instances_of(runtime, record.project, record.name)
         finally:
@@ -274,7 +274,7 @@ class EnvironmentLifecycle:
                 "drift is checked on ready environments."
             )
         order = self.order_of(record)
-        runtime = self._runtime_of(order)
+        runtime = self.runtime_for(order)
         declared, where = declaration(
             order,
             record,
@@ -335,7 +335,7 @@ class EnvironmentLifecycle:
             self.secrets_of(record.project, record.name, record.copied_from),
             database=self._database_of(record, order),
         )
-        runtime = self._runtime_of(order)
+        runtime = self.runtime_for(order)
         found: dict[str, list[str]] = {}
         try:
             for status in chosen:
@@ -357,8 +357,9 @@ class EnvironmentLifecycle:
 
     # -- helpers ---------------------------------------------------------------------------
 
-    def _runtime_of(self, order: EnvironmentOrder | None) -> Runtime:
-        """The runtime the environment runs on (local, when its order cannot be read)."""
+    def runtime_for(self, order: EnvironmentOrder | None) -> Runtime:
+        """The runtime the environment runs on (local, when its order cannot be read); the
+        caller closes it."""
         kind = order.environment.runtime if order is not None else RuntimeKind.LOCAL
         return self._runtimes(kind.value)
 

@@ -112,18 +112,26 @@ def order_from_record(
             f"environment {record.name} of {record.project} was never given an artifact; "
             f"'andon env down {record.name}' removes it."
         )
+    return order_for_release(store, settings, record, record.artifact, record.version)
+
+
+def order_for_release(
+    store: Store, settings: Settings, record: EnvironmentRecord, artifact: str, version: str
+) -> EnvironmentOrder:
+    """The order of an existing environment running another release: ``artifact`` built
+    from commit ``version``, with that commit's andon.yaml (a rollout's old and new)."""
     project = store.projects.get(record.project)
-    artifact = store.artifacts.get(record.artifact)
-    spec = read_spec_at(settings, project, record.version)
+    found = store.artifacts.get(artifact)
+    spec = read_spec_at(settings, project, version)
     if record.copied_from is not None:
         spec = copy_declared(spec, record.name, record.copied_from)
     return EnvironmentOrder(
         project=record.project,
         name=record.name,
         kind=record.kind,
-        artifact=artifact.digest,
-        artifact_pipeline_id=artifact.pipeline_id,
-        version=record.version,
+        artifact=found.digest,
+        artifact_pipeline_id=found.pipeline_id,
+        version=version,
         spec=spec,
         environment=resolve_environment(spec, record.name),
         copied_from=record.copied_from,

@@ -1,7 +1,7 @@
 """Smoke tests: andon.yaml's ``smoke`` checks run against a new environment before it is
 called ready — HTTP requests to its URL, and commands from its release directory that
-learn the URL as ``ANDON_URL``. The first failure fails the step; every check is written
-to the environment's smoke log.
+learn the URL as ``ANDON_URL`` (and the headers to send as ``ANDON_HEADERS``). The first
+failure fails the step; every check is written to the environment's smoke log.
 
 The lifecycle calls :func:`run_smoke_tests` once the instances are ready.
 """
@@ -27,10 +27,16 @@ async def run_smoke_tests(
     cwd: Path,
     variables: Mapping[str, str],
     log: MaskedLog,
+    headers: Mapping[str, str] | None = None,
 ) -> str:
     """Run every check against ``url``; what passed, or StepError for the first that did
-    not."""
-    async with httpx.AsyncClient(base_url=url, trust_env=False) as client:
+    not.
+
+    ``headers`` go with every HTTP check, and to commands as ``ANDON_HEADERS`` (one
+    ``Name: value`` per line): a rollout routes a new version's smoke tests to it alone
+    with a header."""
+    extra = dict(headers or {})
+    async with httpx.AsyncClient(base_url=url, trust_env=False, headers=extra) as client:
         for check in smoke.http:
             await _http_check(client, check, log)
     for command in smoke.commands:
@@ -38,7 +44,11 @@ async def run_smoke_tests(
         outcome = await run_command(
             command.command,
             cwd=cwd,
-            variables={**variables, "ANDON_URL": url},
+            variables={
+                **variables,
+                "ANDON_URL": url,
+                "ANDON_HEADERS": "\n".join(f"{name}: {value}" for name, value in extra.items()),
+            },
             log=log,
             timeout=command.timeout.total_seconds(),
         )
