@@ -24,6 +24,7 @@ from andon.cli import (
     logs,
     pipelines,
     projects,
+    rollouts,
     secrets,
     spec,
     tests,
@@ -73,6 +74,8 @@ app.add_typer(tests.app, name="tests")
 app.add_typer(hooks.app, name="hooks")
 app.add_typer(environments.app, name="env")
 app.add_typer(secrets.app, name="secret")
+app.command()(rollouts.deploy)
+app.add_typer(rollouts.app, name="rollout")
 app.command()(logs.logs)
 
 

@@ -21,6 +21,7 @@ from andon.rollout.actions import (
     StartAnalysis,
     StartInstances,
     StopInstances,
+    action_from_dict,
 )
 from andon.rollout.deciding import Decision, assess_command, decide_rollout, strategy_for
 from andon.rollout.observations import (
@@ -79,6 +80,7 @@ __all__ = [
     "Traffic",
     "Undo",
     "Verdict",
+    "action_from_dict",
     "assess_command",
     "assess_plan",
     "decide_rollout",

@@ -5,12 +5,13 @@ a decision twice (a server killed before it persisted the state) does no harm.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 from enum import StrEnum
 from typing import Any
 
-from andon.rollout._json import seconds
+from andon.rollout._json import read_seconds, seconds
 from andon.rollout.traffic import Traffic
 
 
@@ -147,3 +148,33 @@ Action = (
     | RecordEvent
 )
 """Any action a decision asks for."""
+
+
+def action_from_dict(data: Mapping[str, Any]) -> Action:
+    """An action from its :meth:`to_dict` values (actions a reconciler persisted before
+    applying them); no side effects."""
+    kind = data["kind"]
+    if kind == "start_instances":
+        return StartInstances(str(data["version"]), int(data["count"]))
+    if kind == "stop_instances":
+        return StopInstances(str(data["version"]), int(data.get("keep", 0)))
+    if kind == "run_migrations":
+        return RunMigrations(str(data["version"]), int(data["attempt"]))
+    if kind == "run_smoke_tests":
+        return RunSmokeTests(
+            str(data["version"]), str(data["header"]), str(data["value"]), int(data["attempt"])
+        )
+    if kind == "set_traffic":
+        return SetTraffic(Traffic.from_dict(data))
+    if kind == "start_analysis":
+        stable = data.get("stable")
+        return StartAnalysis(
+            run=int(data["run"]),
+            canary=str(data["canary"]),
+            stable=None if stable is None else str(stable),
+            metrics=tuple(str(metric) for metric in data.get("metrics", ())),
+            duration=read_seconds(data.get("duration")),
+        )
+    if kind == "record_event":
+        return RecordEvent(EventKind(data["event"]), str(data["version"]), str(data["sentence"]))
+    raise ValueError(f"unknown action kind {kind!r}")

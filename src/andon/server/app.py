@@ -25,13 +25,16 @@ from andon.server.api import (
     line,
     pipelines,
     projects,
+    rollouts,
     secrets,
     tests,
 )
+from andon.server.deploys import Deploys
 from andon.server.drift_checking import DriftChecker
 from andon.server.notifying import Notifier
 from andon.server.operations import EnvironmentOperations
 from andon.server.reaping import EnvironmentReaper
+from andon.server.rolling_out import RolloutController
 from andon.server.scheduling import PipelineScheduler
 from andon.settings import Settings
 from andon.store import Store
@@ -63,15 +66,19 @@ def create_app(
     reaper = EnvironmentReaper(store, lifecycle, operations)
     drift = DriftChecker(store, lifecycle, operations, interval=settings.drift_interval)
     scheduler = PipelineScheduler(store, settings, runner, periodic=[reaper.tick, drift.tick])
+    rollouts_controller = RolloutController(store, lifecycle)
+    deploys = Deploys(store, lifecycle, rollouts_controller)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         if controllers:
             reaper.recover()
             scheduler.start()
+            rollouts_controller.start()
         try:
             yield
         finally:
+            await rollouts_controller.stop()
             await scheduler.stop()
             await operations.close()
             notifier.flush(timeout=5.0)
@@ -95,6 +102,8 @@ def create_app(
     app.state.operations = operations
     app.state.reaper = reaper
     app.state.drift_checker = drift
+    app.state.rollouts = rollouts_controller
+    app.state.deploys = deploys
     for module in (
         health,
         projects,
@@ -104,6 +113,7 @@ def create_app(
         tests,
         hooks,
         environments,
+        rollouts,
         secrets,
     ):
         app.include_router(module.router, prefix="/api/v1")

@@ -49,6 +49,9 @@ class DriftChecker:
             # An environment being rebuilt or removed would show drift that is not one.
             if self.operations.busy(record.project, record.name):
                 continue
+            # Two versions run side by side during a rollout, as they should.
+            if self.store.rollouts.active(record.project, record.name) is not None:
+                continue
             self._tried[key] = now
             try:
                 items = await self.lifecycle.check_drift(record.project, record.name)

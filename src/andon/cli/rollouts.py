@@ -1,0 +1,285 @@
+"""``andon deploy ENV`` and ``andon rollout status|promote|pause|resume|abort|retry|
+approve|undo|history ENV``: deployments decoupled from release, followed live.
+
+``deploy --wait`` and ``rollout status --watch`` show the rollout as it goes (phase,
+step, traffic, instances, the analysis and the decision log) and end when it does;
+``deploy --wait`` exits 1 unless it succeeded. stdout keeps what scripts read.
+"""
+
+from __future__ import annotations
+
+import getpass
+import time
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console, Group
+from rich.live import Live
+from rich.table import Table
+from rich.text import Text
+
+from andon.cli._client import ApiClient
+from andon.cli._common import Json, ProjectOption, Url, client, resolve_project
+from andon.cli._output import emit_json, say
+from andon.errors import AndonError
+
+app = typer.Typer(help="Follow and steer rollouts.", no_args_is_help=True)
+
+Name = Annotated[str, typer.Argument(help="The environment's name.", show_default=False)]
+POLL_S = 0.5
+FINISHED = {"succeeded", "rolled_back", "aborted", "failed"}
+SHOWN_DECISIONS = 12
+
+
+def deploy(
+    environment: Name,
+    project: ProjectOption = None,
+    artifact: Annotated[
+        str | None, typer.Option("--artifact", help="The artifact to deploy (digest or prefix).")
+    ] = None,
+    commit: Annotated[
+        str | None, typer.Option("--commit", help="Deploy the artifact of this commit.")
+    ] = None,
+    strategy: Annotated[
+        str | None,
+        typer.Option(
+            "--strategy", help="recreate, rolling, blue-green or canary (else andon.yaml's)."
+        ),
+    ] = None,
+    queue: Annotated[
+        bool, typer.Option("--queue", help="Wait behind a rollout under way, not refuse.")
+    ] = False,
+    wait: Annotated[
+        bool, typer.Option("--wait", help="Follow it to the end; exit 1 unless it succeeded.")
+    ] = False,
+    url: Url = None,
+    as_json: Json = False,
+) -> None:
+    """Deploy a release to an environment: the artifact given, that of --commit, or the
+    last green one; by andon.yaml's release strategy unless --strategy says otherwise."""
+    body = {
+        "artifact": artifact,
+        "commit": commit,
+        "strategy": strategy,
+        "queue": queue,
+        "by": getpass.getuser(),
+    }
+    with client(url) as api:
+        slug = resolve_project(api, project)
+        rollout = api.post(f"/projects/{slug}/environments/{environment}/rollouts", body)
+        if not wait:
+            if as_json:
+                emit_json(rollout)
+            else:
+                say(_headline(rollout))
+                for decision in rollout["decisions"]:
+                    if decision["kind"] == "warning":
+                        say(f"  ! {decision['sentence']}")
+            return
+        final = _watch(api, f"/rollouts/{rollout['id']}", quiet=as_json)
+    if as_json:
+        emit_json(final)
+    if final["status"] != "succeeded":
+        raise AndonError(f"rollout #{final['id']} ended {final['status']}: {final['message']}")
+
+
+@app.command("status")
+def status(
+    environment: Name,
+    project: ProjectOption = None,
+    watch: Annotated[
+        bool, typer.Option("--watch", "-w", help="Follow it live until it ends.")
+    ] = False,
+    url: Url = None,
+    as_json: Json = False,
+) -> None:
+    """The rollout under way (else the latest): phase, step, traffic, instances, the
+    analysis and why each decision was taken."""
+    with client(url) as api:
+        slug = resolve_project(api, project)
+        path = f"/projects/{slug}/environments/{environment}/rollout"
+        rollout = api.get(path)
+        if watch and rollout["status"] not in FINISHED:
+            rollout = _watch(api, f"/rollouts/{rollout['id']}", quiet=as_json)
+    if as_json:
+        emit_json(rollout)
+    elif not watch:
+        Console().print(_render(rollout))
+
+
+@app.command("history")
+def history(
+    environment: Name,
+    project: ProjectOption = None,
+    limit: Annotated[int, typer.Option("--limit", min=1, max=200)] = 20,
+    url: Url = None,
+    as_json: Json = False,
+) -> None:
+    """The environment's rollouts, newest first."""
+    with client(url) as api:
+        slug = resolve_project(api, project)
+        rollouts = api.get(f"/projects/{slug}/environments/{environment}/rollouts?limit={limit}")
+    if as_json:
+        emit_json(rollouts)
+        return
+    if not rollouts:
+        say(f"{environment} has had no rollout.")
+        return
+    table = Table("#", "status", "strategy", "from", "to", "by", "created", "message")
+    for rollout in rollouts:
+        table.add_row(
+            str(rollout["id"]),
+            rollout["status"],
+            rollout["strategy"],
+            (rollout["from_version"] or "—")[:12],
+            rollout["to_version"][:12],
+            rollout["created_by"] or "",
+            rollout["created_at"],
+            rollout["message"],
+        )
+    Console().print(table)
+
+
+def _command(verb: str, help_text: str) -> None:
+    def run(
+        environment: Name,
+        project: ProjectOption = None,
+        reason: Annotated[str, typer.Option("--reason", help="Why, for the log.")] = "",
+        url: Url = None,
+        as_json: Json = False,
+    ) -> None:
+        _send(verb, environment, project, reason, url, as_json, full=False)
+
+    run.__doc__ = help_text
+    app.command(verb)(run)
+
+
+@app.command("promote")
+def promote(
+    environment: Name,
+    project: ProjectOption = None,
+    full: Annotated[bool, typer.Option("--full", help="Go to 100% now.")] = False,
+    reason: Annotated[str, typer.Option("--reason", help="Why, for the log.")] = "",
+    url: Url = None,
+    as_json: Json = False,
+) -> None:
+    """Skip the current pause, analysis or bake (with --full: all traffic now)."""
+    _send("promote", environment, project, reason, url, as_json, full=full)
+
+
+for _verb, _help in (
+    ("pause", "Hold the rollout where it is (a failing analysis still rolls back)."),
+    ("resume", "Go on after a pause by hand, an inconclusive analysis or a freeze."),
+    ("abort", "Roll back now: all traffic to the old version, the new one stopped."),
+    ("retry", "Start a rolled-back, aborted or failed rollout again from its first step."),
+    ("approve", "Let a rollout that waits for approval start."),
+):
+    _command(_verb, _help)
+
+
+@app.command("undo")
+def undo(
+    environment: Name,
+    project: ProjectOption = None,
+    url: Url = None,
+    as_json: Json = False,
+) -> None:
+    """Back to the last known good release, at once while its instances still run."""
+    with client(url) as api:
+        slug = resolve_project(api, project)
+        rollout = api.post(
+            f"/projects/{slug}/environments/{environment}/rollout/undo",
+            {"by": getpass.getuser()},
+        )
+    if as_json:
+        emit_json(rollout)
+    else:
+        say(_headline(rollout))
+
+
+def _send(
+    verb: str,
+    environment: str,
+    project: str | None,
+    reason: str,
+    url: str | None,
+    as_json: bool,
+    *,
+    full: bool,
+) -> None:
+    with client(url) as api:
+        slug = resolve_project(api, project)
+        rollout = api.post(
+            f"/projects/{slug}/environments/{environment}/rollout/{verb}",
+            {"by": getpass.getuser(), "reason": reason, "full": full},
+        )
+    if as_json:
+        emit_json(rollout)
+    else:
+        say(f"Asked rollout #{rollout['id']} to {verb}{' fully' if full else ''}.")
+
+
+# -- showing ---------------------------------------------------------------------------------
+
+
+def _watch(api: ApiClient, path: str, *, quiet: bool) -> dict[str, Any]:
+    """Follow a rollout until it ends, drawn live on stderr; its final view."""
+    console = Console(stderr=True)
+    rollout: dict[str, Any] = api.get(path)
+    if quiet:
+        while rollout["status"] not in FINISHED:
+            time.sleep(POLL_S)
+            rollout = api.get(path)
+        return rollout
+    with Live(_render(rollout), console=console, refresh_per_second=4) as live:
+        while rollout["status"] not in FINISHED:
+            time.sleep(POLL_S)
+            rollout = api.get(path)
+            live.update(_render(rollout))
+    return rollout
+
+
+def _headline(rollout: dict[str, Any]) -> str:
+    old = (rollout["from_version"] or "nothing")[:12]
+    return (
+        f"Rollout #{rollout['id']} of {rollout['to_version'][:12]} over {old} to "
+        f"{rollout['environment']} by {rollout['strategy']}: {rollout['status']} — "
+        f"{rollout['message']}"
+    )
+
+
+def _render(rollout: dict[str, Any]) -> Group:
+    """The rollout as a person reads it: headline, traffic, steps, verdict, decisions."""
+    parts: list[Any] = [Text(_headline(rollout), style="bold")]
+    phase = f"phase {rollout['phase']}"
+    if rollout.get("pause"):
+        phase += f" (paused: {rollout['pause'].get('reason')})"
+    parts.append(Text(f"{phase}, attempt {rollout['attempt']}"))
+    weights = rollout["traffic"].get("weights", {})
+    if weights:
+        split = ", ".join(f"{version[:12]} {share}%" for version, share in weights.items())
+        parts.append(Text(f"traffic: {split}"))
+    for route in rollout["traffic"].get("header_routes", []):
+        parts.append(
+            Text(f"  route: {route['header']}: {route['value']} → {route['version'][:12]}")
+        )
+    steps = rollout.get("steps") or []
+    if steps:
+        marks = []
+        for index, step in enumerate(steps):
+            mark = (
+                "✓"
+                if index < rollout["step_index"]
+                else ("▶" if index == rollout["step_index"] else "·")
+            )
+            detail = step.get("percent") or step.get("duration") or step.get("header") or ""
+            marks.append(f"{mark} {step['kind']} {detail}".rstrip())
+        parts.append(Text("steps: " + "  ".join(marks)))
+    verdict = rollout.get("verdict")
+    if verdict:
+        parts.append(Text(f"analysis: {verdict['outcome']} — {verdict['sentence']}"))
+    table = Table("at", "decision", box=None, show_header=False)
+    for decision in rollout["decisions"][-SHOWN_DECISIONS:]:
+        table.add_row(decision["at"][11:19], decision["sentence"])
+    parts.append(table)
+    return Group(*parts)

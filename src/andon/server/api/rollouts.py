@@ -1,0 +1,139 @@
+"""``/api/v1/projects/{project}/environments/{environment}/rollouts``: deployments —
+start one (``andon deploy``), look at the one under way (steps, traffic, instances, the
+analysis and the decision log), pass it a command (promote, pause, resume, abort, retry,
+approve), undo, and read the history.
+
+A deploy answers 201 with the rollout as recorded; the rollout controller drives it from
+there. Every refusal (the environment is not up, the artifact does not verify, the line
+is stopped for a protected environment, another rollout holds the lock, a command the
+rollout cannot take now) answers one sentence saying what to do.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Query, Request
+from pydantic import BaseModel, Field
+
+from andon.errors import NotFoundError
+from andon.rollout import CommandKind, RolloutState
+from andon.server.deploys import DeployRequest, Deploys
+from andon.spec import Strategy
+from andon.store import RolloutRecord, Store
+
+router = APIRouter(tags=["rollouts"])
+
+_BASE = "/projects/{project}/environments/{environment}"
+
+
+class DeployBody(BaseModel):
+    """A release to deploy."""
+
+    artifact: str | None = Field(default=None, description="An artifact digest or prefix.")
+    commit: str | None = Field(default=None, description="Deploy the artifact of this commit.")
+    strategy: Strategy | None = Field(default=None, description="Override andon.yaml's.")
+    queue: bool = Field(default=False, description="Wait behind a rollout under way.")
+    by: str = Field(default="", max_length=200, description="Who asks, for the log.")
+
+
+class CommandBody(BaseModel):
+    """Who asks, and why."""
+
+    by: str = Field(default="", max_length=200)
+    reason: str = Field(default="", max_length=1000)
+    full: bool = Field(default=False, description="promote: go to 100% now.")
+
+
+def _deploys(request: Request) -> Deploys:
+    return request.app.state.deploys  # type: ignore[no-any-return]
+
+
+def _store(request: Request) -> Store:
+    return request.app.state.store  # type: ignore[no-any-return]
+
+
+def rollout_view(record: RolloutRecord) -> dict[str, Any]:
+    """A rollout for the API: its record without the engine's internals, and the engine's
+    state as people read it (phase, step, traffic, pause, analysis, decisions)."""
+    data = record.to_dict()
+    document = data.pop("state")
+    state = RolloutState.from_dict(document["rollout"])
+    plan = document["plan"]
+    data["plan"] = plan
+    data["phase"] = state.phase.value
+    data["attempt"] = state.attempt
+    data["step_index"] = state.step_index
+    data["steps"] = plan.get("steps", [])
+    data["traffic"] = state.traffic.to_dict()
+    data["pause"] = state.pause.to_dict() if state.pause is not None else None
+    data["analysis"] = document.get("analysis")
+    data["verdict"] = document.get("verdict")
+    data["decisions"] = [decision.to_dict() for decision in state.decisions]
+    data["pending_commands"] = document.get("commands", [])
+    data["checks"] = document.get("results", {})
+    return data
+
+
+@router.post(f"{_BASE}/rollouts", status_code=201)
+async def deploy(project: str, environment: str, body: DeployBody, request: Request) -> Any:
+    """Deploy a release: the artifact given, that of a commit, or the last green one."""
+    record = await _deploys(request).deploy(
+        DeployRequest(
+            project=project,
+            environment=environment,
+            artifact=body.artifact,
+            commit=body.commit,
+            strategy=body.strategy,
+            queue=body.queue,
+            by=body.by,
+        )
+    )
+    return rollout_view(record)
+
+
+@router.get(f"{_BASE}/rollouts")
+def history(
+    project: str,
+    environment: str,
+    request: Request,
+    limit: int = Query(default=20, ge=1, le=200),
+) -> list[dict[str, Any]]:
+    """The environment's rollouts, newest first."""
+    _deploys(request).lifecycle.get(project, environment)
+    records = _store(request).rollouts.list(project=project, environment=environment, limit=limit)
+    return [rollout_view(record) for record in records]
+
+
+@router.get(f"{_BASE}/rollout")
+def current(project: str, environment: str, request: Request) -> dict[str, Any]:
+    """The rollout under way, else the latest."""
+    return rollout_view(_deploys(request).current(project, environment))
+
+
+@router.get("/rollouts/{rollout_id}")
+def one(rollout_id: int, request: Request) -> dict[str, Any]:
+    """One rollout by number."""
+    return rollout_view(_store(request).rollouts.get(rollout_id))
+
+
+@router.post(f"{_BASE}/rollout/undo")
+def undo(project: str, environment: str, body: CommandBody, request: Request) -> dict[str, Any]:
+    """Back to the last known good release."""
+    return rollout_view(_deploys(request).undo(project, environment, by=body.by))
+
+
+@router.post(f"{_BASE}/rollout/{{verb}}")
+def command(
+    project: str, environment: str, verb: str, body: CommandBody, request: Request
+) -> dict[str, Any]:
+    """promote, pause, resume, abort, retry or approve the rollout under way."""
+    try:
+        kind = CommandKind(verb)
+    except ValueError:
+        verbs = ", ".join(k.value for k in CommandKind if k is not CommandKind.PROMOTE_FULL)
+        raise NotFoundError(f"there is no rollout command {verb!r}; use one of {verbs}.") from None
+    if kind is CommandKind.PROMOTE and body.full:
+        kind = CommandKind.PROMOTE_FULL
+    record = _deploys(request).command(project, environment, kind, by=body.by, reason=body.reason)
+    return rollout_view(record)

@@ -1,0 +1,229 @@
+"""What people ask of rollouts, checked before anything moves: ``deploy`` (the
+environment is up, the artifact verifies, the line and the deploy lock allow it, the plan
+is made and its warnings said), a command for the rollout under way (refused at once
+with the reason when the engine would refuse it), and ``undo``.
+
+The rollouts API calls :class:`Deploys`; the :class:`~andon.server.rolling_out.
+RolloutController` then drives what was recorded.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+
+from andon.environments import EnvironmentLifecycle, instance_counts, read_spec_at
+from andon.environments.declaring import declared_migrations, http_process
+from andon.errors import ConflictError, NotFoundError, UsageError
+from andon.pipeline import assess_promotion, line_view
+from andon.repos import GitRepository
+from andon.rollout import (
+    CommandKind,
+    OperatorCommand,
+    RolloutState,
+    assess_command,
+    plan_rollout,
+    plan_undo,
+)
+from andon.server.rolling_out import RolloutController, RolloutDocument
+from andon.spec import Approval, MigrationsSpec, Strategy
+from andon.store import EnvironmentStatus, RolloutRecord, RolloutStatus, Store
+
+MAX_COMMITS = 500
+
+
+@dataclass(frozen=True)
+class DeployRequest:
+    """``andon deploy ENV``: which release, how, and by whom."""
+
+    project: str
+    environment: str
+    artifact: str | None = None
+    commit: str | None = None
+    strategy: Strategy | None = None
+    queue: bool = False
+    """Wait for a rollout under way instead of being refused."""
+    by: str = ""
+
+
+class Deploys:
+    """Starts rollouts, passes commands to them, undoes them."""
+
+    def __init__(
+        self, store: Store, lifecycle: EnvironmentLifecycle, controller: RolloutController
+    ) -> None:
+        self.store = store
+        self.lifecycle = lifecycle
+        self.controller = controller
+
+    async def deploy(self, request: DeployRequest) -> RolloutRecord:
+        """Record a rollout of the release to the environment (running, or queued behind
+        the one under way when asked); every refusal is one sentence saying what to do."""
+        store, project, name = self.store, request.project, request.environment
+        environment = self.lifecycle.get(project, name)
+        if environment.status is not EnvironmentStatus.READY:
+            raise ConflictError(
+                f"environment {name} of {project} is {environment.status.value}, not ready; "
+                f"'andon env up {name}' creates it, then deploy to it."
+            )
+        order = self.lifecycle.compose(
+            project=project, name=name, artifact=request.artifact, commit=request.commit
+        )
+        await asyncio.to_thread(self.lifecycle.artifacts.verify, order.artifact)
+        artifact = store.artifacts.get(order.artifact)
+        green = store.pipelines.last_green_on_trunk(project)
+        refusal = assess_promotion(
+            line_view(store, project),
+            environment=name,
+            protected=order.environment.protected,
+            artifact_pipeline_id=artifact.pipeline_id,
+            last_green_pipeline_id=green.id if green else None,
+            now=self.lifecycle.clock(),
+        )
+        if refusal is not None:
+            raise ConflictError(refusal.message)
+        spec = order.spec
+        migrations = spec.database.migrations if spec.database is not None else None
+        plan = plan_rollout(
+            spec.release,
+            instances=instance_counts(spec, order.environment)[http_process(spec)],
+            strategy=request.strategy or order.environment.strategy,
+            migrations=migrations,
+            breaking=self._breaking(environment.artifact, order.artifact, migrations),
+            smoke=bool(spec.smoke.http or spec.smoke.commands),
+            requires_approval=order.environment.approval is Approval.REQUIRED,
+        )
+        state = RolloutState.begin(
+            plan,
+            stable=environment.version,
+            canary=order.version,
+            now=self.lifecycle.clock(),
+            by=request.by,
+        )
+        active = store.rollouts.active(project, name)
+        if active is not None and not request.queue:
+            raise ConflictError(
+                f"environment {name} of {project} has a rollout in progress (#{active.id}, "
+                f"{active.status.value}); wait for it, deploy with --queue, or abort it with "
+                f"'andon rollout abort {name}'."
+            )
+        record = store.rollouts.create(
+            project=project,
+            environment=name,
+            strategy=plan.strategy.value,
+            from_version=environment.version,
+            from_artifact=environment.artifact,
+            to_version=order.version,
+            to_artifact=order.artifact,
+            commits=self._commits(project, environment.version, order.version),
+            state=RolloutDocument.new(plan, state),
+            created_by=request.by,
+            status=RolloutStatus.QUEUED if active is not None else RolloutStatus.RUNNING,
+            message=state.decisions[-1].sentence if state.decisions else "",
+        )
+        self.controller.wake()
+        return record
+
+    def current(self, project: str, name: str) -> RolloutRecord:
+        """The rollout under way in the environment, else the latest one."""
+        self.lifecycle.get(project, name)
+        active = self.store.rollouts.active(project, name)
+        if active is not None:
+            return active
+        latest = self.store.rollouts.list(project=project, environment=name, limit=1)
+        if not latest:
+            raise NotFoundError(
+                f"environment {name} of {project} has had no rollout; 'andon deploy {name}' "
+                "starts one."
+            )
+        return latest[0]
+
+    def command(
+        self, project: str, name: str, kind: CommandKind, *, by: str = "", reason: str = ""
+    ) -> RolloutRecord:
+        """Queue a command for the environment's rollout; ConflictError with the reason
+        when it cannot be carried out now."""
+        record = self.current(project, name)
+        document = RolloutDocument(record.state)
+        command = OperatorCommand(kind, by=by, reason=reason)
+        refusal = assess_command(document.plan, document.state, command, self.lifecycle.clock())
+        if refusal is not None:
+            raise ConflictError(
+                f"cannot {kind.value.replace('_', ' ')} rollout #{record.id}: {refusal}"
+            )
+        if record.status.finished and kind is not CommandKind.RETRY:
+            raise ConflictError(f"rollout #{record.id} has ended ({record.status.value}).")
+        state = dict(record.state)
+        state["commands"] = [
+            *state.get("commands", []),
+            {"kind": kind.value, "by": by, "reason": reason},
+        ]
+        if kind is CommandKind.RETRY:
+            updated = self.store.rollouts.update(
+                record.id, state=state, status=RolloutStatus.RUNNING, finished_at=None
+            )
+        else:
+            updated = self.store.rollouts.update(record.id, state=state)
+        self.controller.wake()
+        return updated
+
+    def undo(self, project: str, name: str, *, by: str = "") -> RolloutRecord:
+        """Back to the last known good release: abort the rollout under way (its old
+        version is warm), or roll back the last one that succeeded."""
+        record = self.current(project, name)
+        document = RolloutDocument(record.state)
+        undo = plan_undo(document.plan, document.state, self.lifecycle.clock(), by=by)
+        if undo.command is not None:
+            return self.command(project, name, undo.command.kind, by=by, reason="undo")
+        assert undo.plan is not None and undo.state is not None
+        environment = self.store.environments.get(project, name)
+        if record.from_version is None or record.from_artifact is None:
+            raise ConflictError(f"there is no release before {record.to_version[:12]} to undo to.")
+        created = self.store.rollouts.create(
+            project=project,
+            environment=name,
+            strategy=undo.plan.strategy.value,
+            from_version=environment.version,
+            from_artifact=environment.artifact,
+            to_version=record.from_version,
+            to_artifact=record.from_artifact,
+            commits=[],
+            state=RolloutDocument.new(undo.plan, undo.state),
+            created_by=by,
+            status=RolloutStatus.RUNNING,
+            message=undo.sentence,
+        )
+        self.controller.wake()
+        return created
+
+    # -- helpers ---------------------------------------------------------------------------
+
+    def _breaking(self, old: str | None, new: str, migrations: MigrationsSpec | None) -> list[str]:
+        """The migrations the new release brings that andon.yaml calls breaking."""
+        if migrations is None or not migrations.breaking:
+            return []
+        brought = set(self._migrations_of(new)) - set(self._migrations_of(old))
+        return [name for name in migrations.breaking if name in brought]
+
+    def _migrations_of(self, artifact: str | None) -> list[str]:
+        if artifact is None:
+            return []
+        # The manifest lists the release's files; declared_migrations picks the migrations.
+        manifest = self.lifecycle.artifacts.verify(artifact)
+        record = self.store.artifacts.get(artifact)
+        project = self.store.projects.get(record.project)
+        spec = read_spec_at(self.lifecycle.settings, project, record.commit)
+        return declared_migrations(spec, list(manifest.files))
+
+    def _commits(self, project: str, old: str | None, new: str) -> list[str]:
+        """The commits the new release carries beyond the old one, oldest first."""
+        record = self.store.projects.get(project)
+        try:
+            repo = GitRepository.open(
+                record.source, mirrors=self.lifecycle.settings.repos_dir, name=record.name
+            )
+            if old is not None and repo.commits_since(old, new, 1):
+                return []  # going back: it carries nothing new
+            return repo.commits_since(new, old, MAX_COMMITS)
+        except (UsageError, NotFoundError):
+            return [new]
