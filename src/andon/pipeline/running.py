@@ -76,22 +76,8 @@ async def run_job_command(
         return outcome(
             JobStatus.INFRA_FAILED, None, f"could not start: the directory {cwd} does not exist"
         )
-    loop = asyncio.get_running_loop()
     try:
-        transport, job = await loop.subprocess_exec(
-            lambda: _JobProtocol(sink, loop),
-            shutil.which("bash") or "/bin/bash",
-            "-eo",
-            "pipefail",
-            "-c",
-            command,
-            cwd=cwd,
-            env=dict(env),
-            stdin=asyncio.subprocess.DEVNULL,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.STDOUT,
-            start_new_session=True,
-        )
+        transport, job = await _spawn(command, cwd, env, sink, kill_grace)
     except (OSError, ValueError) as exc:
         # ValueError: an environment value with a NUL byte, which no process can be given.
         return outcome(JobStatus.INFRA_FAILED, None, f"could not start: {_describe(exc)}")
@@ -184,6 +170,40 @@ async def _stop(pid: int, ended: asyncio.Future[None], grace: float) -> None:
     await asyncio.wait({ended}, timeout=grace)
     _signal_group(pid, signal.SIGKILL)
     await ended
+
+
+async def _spawn(
+    command: str, cwd: Path, env: Mapping[str, str], sink: LogSink, kill_grace: float
+) -> tuple[asyncio.SubprocessTransport, _JobProtocol]:
+    """Start ``command`` with bash in a session of its own, its output into ``sink``."""
+    loop = asyncio.get_running_loop()
+    starting = asyncio.ensure_future(
+        loop.subprocess_exec(
+            lambda: _JobProtocol(sink, loop),
+            shutil.which("bash") or "/bin/bash",
+            "-eo",
+            "pipefail",
+            "-c",
+            command,
+            cwd=cwd,
+            env=dict(env),
+            stdin=asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.STDOUT,
+            start_new_session=True,
+        )
+    )
+    try:
+        # Shielded: cancelled while the process starts (it may be running already), asyncio
+        # would kill the leader alone and leave what it started running.
+        return await asyncio.shield(starting)
+    except asyncio.CancelledError:
+        with contextlib.suppress(Exception):
+            transport, job = await starting
+            _signal_group(transport.get_pid(), signal.SIGKILL)
+            await asyncio.wait({job.exited}, timeout=kill_grace)
+            transport.close()
+        raise
 
 
 def _signal_group(pid: int, signum: signal.Signals) -> None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import os
 import socket
+import time
 from typing import Any
 
 from andon.agent.router import Instance, Router, RouterConfig, Timeouts, Version
@@ -93,22 +94,56 @@ def test_a_client_too_slow_with_its_head_is_disconnected(kit: Any) -> None:
     assert timeouts_counted == 1
 
 
-def test_no_ready_instance_is_answered_503(kit: Any) -> None:
-    async def scenario() -> tuple[int, str | None, bytes]:
+def test_no_ready_instance_is_answered_503_after_the_hold(kit: Any) -> None:
+    config = RouterConfig("prod", (Version("v1", (), 100),), timeouts=Timeouts(hold=0.2))
+
+    async def scenario() -> tuple[int, str | None, bytes, float]:
+        router = Router(config)
+        await router.start()
+        try:
+            async with kit.HttpClient(router.address[1]) as client:
+                started = time.monotonic()
+                response = await client.request()
+                waited = time.monotonic() - started
+                again = await client.request()  # the connection is still usable
+                assert again.status == 503
+            return response.status, response.version, response.body, waited
+        finally:
+            await router.stop()
+
+    status, version, body, waited = kit.run(scenario())
+    assert (status, version) == (503, "v1")
+    assert body == b"No ready instance of version v1 to answer.\n"
+    assert waited >= 0.2
+
+
+def test_a_held_request_goes_to_the_version_the_next_routing_gives_it(kit: Any) -> None:
+    """A recreate deploy: the old version's instances are gone, the new one's are not
+    ready yet; requests wait for it instead of failing."""
+
+    async def scenario() -> tuple[int, str | None, float]:
+        v2 = await kit.Upstream("v2").start()
         router = Router(RouterConfig("prod", (Version("v1", (), 100),)))
         await router.start()
         try:
             async with kit.HttpClient(router.address[1]) as client:
-                response = await client.request()
-                again = await client.request()  # the connection is still usable
-                assert again.status == 503
-            return response.status, response.version, response.body
+                started = time.monotonic()
+                asking = asyncio.ensure_future(client.request())
+                while router.metrics.versions.get("v1") is None or not any(
+                    v.in_flight for v in router.metrics.versions.values()
+                ):
+                    await asyncio.sleep(0.01)  # until the router holds it
+                assert not asking.done()
+                router.apply(kit.split_config({"v2": v2}, {"v2": 100}))
+                response = await asking
+            return response.status, response.version, time.monotonic() - started
         finally:
             await router.stop()
+            await v2.stop()
 
-    status, version, body = kit.run(scenario())
-    assert (status, version) == (503, "v1")
-    assert body == b"No ready instance of version v1 to answer.\n"
+    status, version, waited = kit.run(scenario())
+    assert (status, version) == (200, "v2")
+    assert waited < 5
 
 
 def test_a_refused_connection_is_retried_on_another_instance(kit: Any) -> None:

@@ -112,6 +112,10 @@ class Timeouts:
     upstream_idle: float = 4.0
     """How long an unused upstream connection is kept: shorter than the instances' own
     keep-alive timeout (uvicorn's is 5 s), so the router never reuses one they are closing."""
+    hold: float = 30.0
+    """How long a request waits for a ready instance of its version (one being replaced,
+    as in a recreate deploy) before the router answers 503; it goes as soon as the
+    routing changes so that a version can take it."""
 
 
 @dataclass(frozen=True)

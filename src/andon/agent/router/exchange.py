@@ -10,9 +10,12 @@ slowly pauses the client's.
 
 from __future__ import annotations
 
+import random
 import time
+from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
+from andon.agent.router.choosing import decide_version
 from andon.agent.router.heads import (
     UNTIL_CLOSE,
     error_response,
@@ -30,6 +33,7 @@ if TYPE_CHECKING:
 
 _perf_counter = time.perf_counter
 _monotonic = time.monotonic
+_draw = random.getrandbits
 
 # Request body the proxy holds for an exchange that has no connection yet before it stops
 # reading from the client.
@@ -55,6 +59,7 @@ class Exchange:
         "request_done",
         "response_started",
         "route",
+        "seen",
         "started",
         "status",
         "table",
@@ -75,8 +80,11 @@ class Exchange:
         http10: bool,
         chunked_request: bool,
         upgrade: bool,
+        seen: Mapping[bytes, bytes] | None = None,
     ) -> None:
         self.client = client
+        self.seen = seen
+        """The request's headers the routing looks at, to choose again while held."""
         self.table = table
         self.route = route
         self.started = _perf_counter()
@@ -102,10 +110,11 @@ class Exchange:
     # the request, from the client ---------------------------------------------------
 
     def start(self) -> None:
-        """Send the request to the next ready instance of the version."""
+        """Send the request to the next ready instance of the version (or hold it until
+        the routing gives it one)."""
         pools = self.route.pools
         if not pools:
-            self.fail(503, f"No ready instance of version {self.route.name} to answer.")
+            self.client.router.spawn(self._hold())
             return
         index = self.route.turn() % len(pools)
         connection = pools[index].take()
@@ -113,6 +122,28 @@ class Exchange:
             self._attach(connection)
         else:
             self.client.router.spawn(self._connect(index))
+
+    async def _hold(self) -> None:
+        """Wait for a routing change that gives the request a version with a ready
+        instance (chosen again as the proxy chose: routes, stickiness, weights), up to
+        ``timeouts.hold``; 503 after that."""
+        router = self.client.router
+        deadline = _monotonic() + self.table.timeouts.hold
+        while not self.finished:
+            remaining = deadline - _monotonic()
+            if remaining <= 0 or not await router.changed(remaining):
+                if not self.finished:
+                    self.fail(503, f"No ready instance of version {self.route.name} to answer.")
+                return
+            table = router.table
+            version = decide_version(table.split, self.seen, self.client.client_ip, _draw(32))
+            route = table.versions.get(version) if version is not None else None
+            if route is not None and route.pools and not self.finished:
+                self.route.metrics.in_flight -= 1
+                route.metrics.in_flight += 1
+                self.route, self.table = route, table
+                self.start()
+                return
 
     async def _connect(self, index: int) -> None:
         try:

@@ -202,6 +202,7 @@ class ClientConnection(asyncio.Protocol):
             http10=http10,
             chunked_request=chunked,
             upgrade=upgrade,
+            seen=seen,
         )
         if table.mirror is not None and not upgrade:
             exchange.mirror = router.mirroring.copy_for(

@@ -46,6 +46,7 @@ class Router:
         self._tasks: set[asyncio.Task[None]] = set()
         self._server: asyncio.Server | None = None
         self._watchdog: asyncio.Task[None] | None = None
+        self._changes: list[asyncio.Future[None]] = []
 
     @property
     def config(self) -> RouterConfig:
@@ -67,6 +68,23 @@ class Router:
                 "start another router for it."
             )
         self.table = build_table(config, self.pools, self.metrics, self.table)
+        changes, self._changes = self._changes, []
+        for change in changes:
+            if not change.done():
+                change.set_result(None)
+
+    async def changed(self, timeout: float) -> bool:
+        """Wait up to ``timeout`` seconds for the next :meth:`apply`; whether it came."""
+        change: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._changes.append(change)
+        try:
+            await asyncio.wait_for(asyncio.shield(change), timeout)
+        except TimeoutError:
+            return False
+        finally:
+            if change in self._changes:
+                self._changes.remove(change)
+        return True
 
     def spawn(self, work: Coroutine[Any, Any, None]) -> None:
         """Run ``work`` (connecting to an instance) as a task that :meth:`stop` ends."""
