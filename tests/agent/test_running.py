@@ -120,10 +120,10 @@ class Agents:
         data: dict[str, Any] = self.call("GET", f"/instances/{instance_id}")
         return data
 
-    def start_instance(self, instance_id: str) -> dict[str, Any]:
+    def start_instance(self, instance_id: str, version: str = "1.0") -> dict[str, Any]:
         body = {
             "id": instance_id,
-            "version": "1.0",
+            "version": version,
             "process": "web",
             "command": f"{PYTHON} app.py",
             "cwd": str(self.release),
@@ -369,3 +369,40 @@ def answer_through(port: int) -> str | None:
         return httpx.get(f"http://127.0.0.1:{port}/hello", timeout=2.0).text
     except httpx.HTTPError:
         return None
+
+
+def test_header_routes_and_mirroring_reach_real_instances_through_the_agent_s_router(
+    agents: Agents,
+) -> None:
+    agents.start()
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        listen = probe.getsockname()[1]
+    routing = {
+        "weights": {"1.0": 100, "2.0": 0},
+        "routes": [{"header": "X-Canary", "value": "always", "version": "2.0"}],
+        "mirror": {"version": "2.0", "percent": 100},
+    }
+    agents.call("PUT", "/environments/test", {"listen_port": listen, "routing": routing})
+    agents.start_instance("test-web-stable", "1.0")
+    agents.start_instance("test-web-canary", "2.0")
+    url = f"http://127.0.0.1:{listen}/hello"
+    eventually("the router to serve", lambda: answer_through(listen) == "test-web-stable")
+
+    with httpx.Client() as client:
+        plain = [client.get(url) for _ in range(20)]
+        routed = client.get(url, headers={"X-Canary": "always"})
+
+    # Customers get the stable version; the canary answers the header route only, and
+    # sees a copy of every request, its answers dropped.
+    assert {(r.status_code, r.text, r.headers["x-andon-version"]) for r in plain} == {
+        (200, "test-web-stable", "1.0")
+    }
+    assert (routed.text, routed.headers["x-andon-version"]) == ("test-web-canary", "2.0")
+    canary_log = agents.state / "logs" / "test-web-canary.log"
+    eventually(
+        "the mirrored copies to reach the canary",
+        lambda: canary_log.read_text().count("request /hello") >= 21,
+    )
+    counted = agents.call("GET", "/environments/test/traffic")["versions"]
+    assert counted["2.0"]["mirror"]["2xx"] >= 20
