@@ -125,19 +125,18 @@ def history(
     if not rollouts:
         say(f"{environment} has had no rollout.")
         return
-    table = Table("#", "status", "strategy", "from", "to", "by", "created", "message")
+    # One line of what was rolled out, one of how it ended: whole versions and whole
+    # sentences at any terminal width, where table cells would wrap or be cut.
     for rollout in rollouts:
-        table.add_row(
-            str(rollout["id"]),
-            rollout["status"],
-            rollout["strategy"],
-            (rollout["from_version"] or "—")[:12],
-            rollout["to_version"][:12],
-            rollout["created_by"] or "",
-            rollout["created_at"],
-            rollout["message"],
+        old = (rollout["from_version"] or "nothing")[:12]
+        by = f" by {rollout['created_by']}" if rollout["created_by"] else ""
+        created = rollout["created_at"][:16].replace("T", " ")
+        decisions = rollout.get("decisions") or []
+        say(
+            f"#{rollout['id']:<4} {rollout['status']:<11} {rollout['strategy']:<10} "
+            f"{old} → {rollout['to_version'][:12]}  {created}{by}"
         )
-    Console().print(table)
+        say(f"      {decisions[-1]['sentence'] if decisions else rollout['message']}")
 
 
 def _command(verb: str, help_text: str) -> None:

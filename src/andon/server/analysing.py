@@ -4,6 +4,11 @@ andon.yaml names (the router, the instances' ``/metrics``, Prometheus, webhooks,
 commands) about the canary and the stable version, and hands the run's verdict to the
 rollout engine once it is final.
 
+When no stable version serves beside the new one during a run (blue-green after its
+switch), the run compares the new version with the old one's *recorded baseline*: what
+the old version did from the rollout's start (:meth:`AnalysisDriver.note_baseline`) to
+the run's start.
+
 The rollout controller (:mod:`andon.server.rolling_out`) is the only caller; the run's
 state is plain data that the controller keeps in the rollout's record, so a restarted
 server goes on with the same run.
@@ -11,9 +16,11 @@ server goes on with the same run.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from andon.analysis import Observed, VersionSample, samples_from_snapshot, window
 from andon.analysis.providers import Subject, observe, providers_for
 from andon.analysis.run_state import AnalysisRunState
 from andon.analysis.runs import begin_run, take_look
@@ -48,18 +55,53 @@ class AnalysisDriver:
             ),
             subject,
         )
+        stable, baseline = subject.stable, None
+        if action.stable is not None and document.state.traffic.weight_of(action.stable) == 0:
+            # The old version takes no requests any more: comparing with its empty
+            # windows could never tell; compare with what it did before the switch.
+            stable = None
+            baseline = _baseline(document.baseline, observed, subject.stable, now.timestamp())
         state = begin_run(
             action.run,
             subject.canary,
-            subject.stable,
+            stable,
             action.metrics,
             action.duration.total_seconds() if action.duration is not None else None,
             analysis=analysis,
             observed=observed,
             now=now.timestamp(),
+            baseline=baseline,
             max_duration=document.plan.analysis_timeout.total_seconds(),
         )
         return {**state.to_dict(), "canary_version": action.canary}
+
+    async def note_baseline(
+        self, document: RolloutDocument, deployment: ReleaseDeployment, now: datetime
+    ) -> None:
+        """While the old version still takes all requests, note where its counts stand
+        (once), as the start of its recorded baseline."""
+        state = document.state
+        if document.baseline is not None or state.stable is None or not document.plan.metrics:
+            return
+        if state.traffic.weight_of(state.canary) > 0:
+            return  # traffic moved already: from here the old version's counts are partial
+        subject = _subject(0, state.canary, state.stable)
+        observed = await observe(
+            providers_for(
+                _metrics(_analysis(deployment, state.canary), ()),
+                runtime=deployment.runtime,
+                environment=deployment.agent_name,
+                starting=True,
+            ),
+            subject,
+        )
+        if observed.snapshot is None:
+            return  # the router did not answer; the next tick asks again
+        start = _sample(observed, subject.stable, now.timestamp())
+        document.baseline = {
+            "at": now.timestamp(),
+            "start": None if start is None else start.to_dict(),
+        }
 
     async def look(
         self,
@@ -101,6 +143,30 @@ def _analysis(deployment: ReleaseDeployment, version: str) -> AnalysisSpec:
 def _metrics(analysis: AnalysisSpec, names: tuple[str, ...] | list[str]) -> list[MetricSpec]:
     chosen = set(names)
     return [spec for spec in analysis.metrics if not chosen or spec.name in chosen]
+
+
+def _sample(observed: Observed, version: str | None, at: float) -> VersionSample | None:
+    """``version``'s cumulative counts in ``observed`` (None when it has none)."""
+    if version is None or observed.snapshot is None:
+        return None
+    return samples_from_snapshot(observed.snapshot, at, observed.counters).get(version)
+
+
+def _baseline(
+    noted: dict[str, Any] | None, observed: Observed, version: str | None, now: float
+) -> VersionSample | None:
+    """What ``version`` did from the noted start to ``now``; None when nothing was
+    noted or it served no request (the run then judges by thresholds only)."""
+    end = _sample(observed, version, now)
+    if noted is None or end is None:
+        return None
+    start = noted.get("start")
+    if start is None:
+        # The router had not seen it at the start: all it served, it served since.
+        found = replace(end, since=float(noted["at"]))
+    else:
+        found = window(VersionSample.from_dict(start), end)
+    return found if found.requests > 0 else None
 
 
 def _subject(run: int, canary: str, stable: str | None) -> Subject:

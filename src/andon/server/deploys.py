@@ -12,11 +12,15 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass
 
-from andon.environments import EnvironmentLifecycle, instance_counts, read_spec_at
+from andon.environments import (
+    EnvironmentLifecycle,
+    instance_counts,
+    order_for_release,
+    read_spec_at,
+)
 from andon.environments.declaring import declared_migrations, http_process
-from andon.errors import ConflictError, NotFoundError, UsageError
+from andon.errors import ArtifactError, ConflictError, NotFoundError
 from andon.pipeline import assess_promotion, line_view
-from andon.repos import GitRepository
 from andon.rollout import (
     CommandKind,
     OperatorCommand,
@@ -25,11 +29,14 @@ from andon.rollout import (
     plan_rollout,
     plan_undo,
 )
-from andon.server.rolling_out import RolloutController, RolloutDocument
+from andon.server.rolling_out import (
+    RolloutController,
+    RolloutDocument,
+    carried_commits,
+    old_release,
+)
 from andon.spec import Approval, MigrationsSpec, Strategy
 from andon.store import EnvironmentStatus, RolloutRecord, RolloutStatus, Store
-
-MAX_COMMITS = 500
 
 
 @dataclass(frozen=True)
@@ -69,27 +76,23 @@ class Deploys:
         order = self.lifecycle.compose(
             project=project, name=name, artifact=request.artifact, commit=request.commit
         )
-        await asyncio.to_thread(self.lifecycle.artifacts.verify, order.artifact)
-        artifact = store.artifacts.get(order.artifact)
-        green = store.pipelines.last_green_on_trunk(project)
-        refusal = assess_promotion(
-            line_view(store, project),
-            environment=name,
-            protected=order.environment.protected,
-            artifact_pipeline_id=artifact.pipeline_id,
-            last_green_pipeline_id=green.id if green else None,
-            now=self.lifecycle.clock(),
-        )
-        if refusal is not None:
-            raise ConflictError(refusal.message)
+        try:
+            await asyncio.to_thread(self.lifecycle.artifacts.verify, order.artifact)
+        except ArtifactError as exc:
+            # Nothing is recorded: a release that is not what was built never starts.
+            raise ConflictError(f"cannot deploy to {name}: {exc.message}") from exc
+        self._check_line(project, name, order.artifact, protected=order.environment.protected)
         spec = order.spec
         migrations = spec.database.migrations if spec.database is not None else None
+        breaking = await asyncio.to_thread(
+            self._breaking, environment.artifact, order.artifact, migrations
+        )
         plan = plan_rollout(
             spec.release,
             instances=instance_counts(spec, order.environment)[http_process(spec)],
             strategy=request.strategy or order.environment.strategy,
             migrations=migrations,
-            breaking=self._breaking(environment.artifact, order.artifact, migrations),
+            breaking=breaking,
             smoke=bool(spec.smoke.http or spec.smoke.commands),
             requires_approval=order.environment.approval is Approval.REQUIRED,
         )
@@ -100,13 +103,23 @@ class Deploys:
             now=self.lifecycle.clock(),
             by=request.by,
         )
-        active = store.rollouts.active(project, name)
-        if active is not None and not request.queue:
+        # A rollout queued already goes first: a deploy must not overtake it in the gap
+        # between the lock's release and the queued one taking it.
+        ahead = store.rollouts.active(project, name) or store.rollouts.next_queued(project, name)
+        if ahead is not None and not request.queue:
             raise ConflictError(
-                f"environment {name} of {project} has a rollout in progress (#{active.id}, "
-                f"{active.status.value}); wait for it, deploy with --queue, or abort it with "
+                f"environment {name} of {project} has a rollout in progress (#{ahead.id}, "
+                f"{ahead.status.value}); wait for it, deploy with --queue, or abort it with "
                 f"'andon rollout abort {name}'."
             )
+        commits = await asyncio.to_thread(
+            carried_commits,
+            store,
+            self.lifecycle.settings,
+            project,
+            environment.version,
+            order.version,
+        )
         record = store.rollouts.create(
             project=project,
             environment=name,
@@ -115,10 +128,10 @@ class Deploys:
             from_artifact=environment.artifact,
             to_version=order.version,
             to_artifact=order.artifact,
-            commits=self._commits(project, environment.version, order.version),
+            commits=commits,
             state=RolloutDocument.new(plan, state),
             created_by=request.by,
-            status=RolloutStatus.QUEUED if active is not None else RolloutStatus.RUNNING,
+            status=RolloutStatus.QUEUED if ahead is not None else RolloutStatus.RUNNING,
             message=state.decisions[-1].sentence if state.decisions else "",
         )
         self.controller.wake()
@@ -148,11 +161,23 @@ class Deploys:
         command = OperatorCommand(kind, by=by, reason=reason)
         refusal = assess_command(document.plan, document.state, command, self.lifecycle.clock())
         if refusal is not None:
-            raise ConflictError(
-                f"cannot {kind.value.replace('_', ' ')} rollout #{record.id}: {refusal}"
-            )
+            verb = kind.value.replace("_", " ")
+            raise ConflictError(f"cannot {verb} rollout #{record.id}: {refusal.rstrip('.')}.")
         if record.status.finished and kind is not CommandKind.RETRY:
             raise ConflictError(f"rollout #{record.id} has ended ({record.status.value}).")
+        if kind is CommandKind.APPROVE:
+            # Approval is when a protected environment's rollout starts: the line may
+            # have stopped since it was asked for.
+            order = order_for_release(
+                self.store,
+                self.lifecycle.settings,
+                self.store.environments.get(project, name),
+                record.to_artifact,
+                record.to_version,
+            )
+            self._check_line(
+                project, name, record.to_artifact, protected=order.environment.protected
+            )
         state = dict(record.state)
         state["commands"] = [
             *state.get("commands", []),
@@ -170,14 +195,23 @@ class Deploys:
     def undo(self, project: str, name: str, *, by: str = "") -> RolloutRecord:
         """Back to the last known good release: abort the rollout under way (its old
         version is warm), or roll back the last one that succeeded."""
+        environment = self.lifecycle.get(project, name)
+        if not self.store.rollouts.list(project=project, environment=name, limit=1):
+            serving = ""
+            if environment.version is not None:
+                serving = f" runs {environment.version[:12]} since 'andon env up' and"
+            raise ConflictError(
+                f"there is no release to undo to: environment {name} of {project}{serving} "
+                f"has had no rollout; 'andon deploy {name}' deploys another version."
+            )
         record = self.current(project, name)
         document = RolloutDocument(record.state)
         undo = plan_undo(document.plan, document.state, self.lifecycle.clock(), by=by)
         if undo.command is not None:
             return self.command(project, name, undo.command.kind, by=by, reason="undo")
         assert undo.plan is not None and undo.state is not None
-        environment = self.store.environments.get(project, name)
-        if record.from_version is None or record.from_artifact is None:
+        old_version, old_artifact, _ = old_release(record)
+        if old_version is None or old_artifact is None:
             raise ConflictError(f"there is no release before {record.to_version[:12]} to undo to.")
         created = self.store.rollouts.create(
             project=project,
@@ -185,8 +219,8 @@ class Deploys:
             strategy=undo.plan.strategy.value,
             from_version=environment.version,
             from_artifact=environment.artifact,
-            to_version=record.from_version,
-            to_artifact=record.from_artifact,
+            to_version=old_version,
+            to_artifact=old_artifact,
             commits=[],
             state=RolloutDocument.new(undo.plan, undo.state),
             created_by=by,
@@ -197,6 +231,21 @@ class Deploys:
         return created
 
     # -- helpers ---------------------------------------------------------------------------
+
+    def _check_line(self, project: str, name: str, artifact: str, *, protected: bool) -> None:
+        """ConflictError with the line's reason when it holds the artifact back from a
+        protected environment."""
+        green = self.store.pipelines.last_green_on_trunk(project)
+        refusal = assess_promotion(
+            line_view(self.store, project),
+            environment=name,
+            protected=protected,
+            artifact_pipeline_id=self.store.artifacts.get(artifact).pipeline_id,
+            last_green_pipeline_id=green.id if green else None,
+            now=self.lifecycle.clock(),
+        )
+        if refusal is not None:
+            raise ConflictError(refusal.message)
 
     def _breaking(self, old: str | None, new: str, migrations: MigrationsSpec | None) -> list[str]:
         """The migrations the new release brings that andon.yaml calls breaking."""
@@ -214,16 +263,3 @@ class Deploys:
         project = self.store.projects.get(record.project)
         spec = read_spec_at(self.lifecycle.settings, project, record.commit)
         return declared_migrations(spec, list(manifest.files))
-
-    def _commits(self, project: str, old: str | None, new: str) -> list[str]:
-        """The commits the new release carries beyond the old one, oldest first."""
-        record = self.store.projects.get(project)
-        try:
-            repo = GitRepository.open(
-                record.source, mirrors=self.lifecycle.settings.repos_dir, name=record.name
-            )
-            if old is not None and repo.commits_since(old, new, 1):
-                return []  # going back: it carries nothing new
-            return repo.commits_since(new, old, MAX_COMMITS)
-        except (UsageError, NotFoundError):
-            return [new]

@@ -4,11 +4,17 @@ the environment's :class:`~andon.environments.ReleaseDeployment`.
 
 A tick reads the rollout's record, first re-applies actions a previous tick decided but
 may not have finished (a server killed mid-step: every action states a target, so doing
-it again is harmless), observes the versions' instances, the results of migrations and
-smoke tests and the analysis, passes the queued commands, decides, writes the new state
-with the actions it is about to apply, applies them, and writes again. The record's
-``state`` holds it all (see :class:`RolloutDocument`), so that a server killed at any
-moment resumes the rollout at the same step; the agent serves traffic meanwhile.
+it again is harmless; an event, the one that does not, leaves the list once stored),
+observes the versions' instances, the results of migrations and smoke tests and the
+analysis, passes the queued commands, decides, writes the new state with the actions it
+is about to apply, applies them, and writes again. The record's ``state`` holds it all
+(see :class:`RolloutDocument`), so that a server killed at any moment resumes the
+rollout at the same step; the agent serves traffic meanwhile. A runtime that does not
+answer (a :class:`~andon.errors.TemporaryError`: the agent restarting) delays the tick,
+and the rollout says so; it never fails it.
+
+A queued rollout takes its environment's deploy lock when the rollout ahead ends, over
+the release the environment runs by then.
 
 The app's lifespan starts it; the rollouts API asks it to deploy, to pass commands and to
 undo.
@@ -19,20 +25,25 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable, Sequence
-from datetime import UTC, datetime, timedelta
+from collections.abc import Callable
+from dataclasses import replace
+from datetime import datetime, timedelta
 from typing import Any
 
 from andon.environments import (
     DatabaseInfo,
     EnvironmentLifecycle,
+    EnvironmentOrder,
     ReleaseDeployment,
     order_for_release,
 )
-from andon.errors import AndonError, ConflictError
+from andon.errors import AndonError, ConflictError, NotFoundError, TemporaryError, UsageError
+from andon.repos import GitRepository
 from andon.rollout import (
     Action,
     CheckResult,
+    DecisionKind,
+    DecisionRecord,
     InstanceReport,
     Observations,
     OperatorCommand,
@@ -46,13 +57,16 @@ from andon.rollout import (
     StartAnalysis,
     StartInstances,
     StopInstances,
+    Traffic,
     Verdict,
     action_from_dict,
     decide_rollout,
 )
 from andon.server.analysing import AnalysisDriver
+from andon.settings import Settings
 from andon.store import (
     DeployEventKind,
+    EnvironmentRecord,
     EnvironmentStatus,
     RolloutRecord,
     RolloutStatus,
@@ -60,6 +74,11 @@ from andon.store import (
 )
 
 log = logging.getLogger("andon.server.rollouts")
+
+MAX_COMMITS = 500
+"""The most commits a rollout records as carried (the newest)."""
+_ORDERS_KEPT = 64
+"""Orders of rollouts' versions kept parsed (two per rollout under way)."""
 
 _STATUS = {
     Phase.PAUSED: RolloutStatus.PAUSED,
@@ -74,6 +93,31 @@ _STATUS = {
 def status_of(phase: Phase) -> RolloutStatus:
     """The stored status of a rollout in ``phase``."""
     return _STATUS.get(phase, RolloutStatus.RUNNING)
+
+
+def old_release(record: RolloutRecord) -> tuple[str | None, str | None, list[str]]:
+    """The version and artifact a rollout goes over, and the commits it carries beyond
+    them: as recorded, unless it waited in the queue while another rollout changed what
+    the environment runs (then as they were when its turn came)."""
+    rebased = record.state.get("rebased")
+    if rebased:
+        return rebased["version"], rebased["artifact"], list(rebased["commits"])
+    return record.from_version, record.from_artifact, list(record.commits)
+
+
+def carried_commits(
+    store: Store, settings: Settings, project: str, old: str | None, new: str
+) -> list[str]:
+    """The commits release ``new`` carries beyond ``old``, oldest first (none when it
+    goes back; the release alone when the repository cannot tell)."""
+    record = store.projects.get(project)
+    try:
+        repo = GitRepository.open(record.source, mirrors=settings.repos_dir, name=record.name)
+        if old is not None and repo.commits_since(old, new, 1):
+            return []  # going back: it carries nothing new
+        return repo.commits_since(new, old, MAX_COMMITS)
+    except (UsageError, NotFoundError):
+        return [new]
 
 
 class RolloutDocument:
@@ -91,6 +135,9 @@ class RolloutDocument:
         self.analysis: dict[str, Any] | None = data.get("analysis")
         self.verdict: dict[str, Any] | None = data.get("verdict")
         self.baseline: dict[str, Any] | None = data.get("baseline")
+        self.rebased: dict[str, Any] | None = data.get("rebased")
+        """The release a queued rollout went over when its turn came, when the
+        environment no longer ran the one it was queued over (see :func:`old_release`)."""
 
     @staticmethod
     def new(plan: RolloutPlan, state: RolloutState) -> dict[str, Any]:
@@ -108,6 +155,7 @@ class RolloutDocument:
             "analysis": self.analysis,
             "verdict": self.verdict,
             "baseline": self.baseline,
+            "rebased": self.rebased,
         }
 
     def observations(self, canary: InstanceReport, stable: InstanceReport) -> Observations:
@@ -122,10 +170,6 @@ class RolloutDocument:
         )
 
 
-def _utc_now() -> datetime:
-    return datetime.now(UTC)
-
-
 class RolloutController:
     """Drives the unfinished rollouts of every project on the server's event loop."""
 
@@ -134,13 +178,15 @@ class RolloutController:
         store: Store,
         lifecycle: EnvironmentLifecycle,
         *,
-        clock: Callable[[], datetime] = _utc_now,
+        clock: Callable[[], datetime] | None = None,
         interval: float = 1.0,
     ) -> None:
         self.store = store
         self.lifecycle = lifecycle
         self.settings = lifecycle.settings
-        self.clock = clock
+        # The deploys check commands and begin rollouts on the lifecycle's clock: the
+        # engine must decide on the same time, or a deadline set by one is read by another.
+        self.clock = clock or lifecycle.clock
         self.interval = interval
         self.analysis = AnalysisDriver()
         self._wake = asyncio.Event()
@@ -148,6 +194,7 @@ class RolloutController:
         self._checks: dict[tuple[int, str], asyncio.Task[None]] = {}
         self._locks: dict[int, asyncio.Lock] = {}
         self._due: dict[int, datetime] = {}
+        self._orders: dict[tuple[str, str, str | None, str, str], EnvironmentOrder] = {}
 
     # -- life ----------------------------------------------------------------------------
 
@@ -188,16 +235,65 @@ class RolloutController:
                 await asyncio.wait_for(self._wake.wait(), self.interval)
 
     def _take_lock(self, record: RolloutRecord) -> None:
-        """Start a queued rollout when its environment's lock is free."""
+        """Start a queued rollout when its environment's lock is free, over the release
+        the environment runs by then."""
         if self.store.rollouts.active(record.project, record.environment) is not None:
             return
         first = self.store.rollouts.next_queued(record.project, record.environment)
         if first is None or first.id != record.id:
             return
+        now = self.clock()
+        changes: dict[str, Any] = {"status": RolloutStatus.RUNNING, "started_at": now}
+        environment = self.store.environments.get(record.project, record.environment)
+        if environment.version != old_release(record)[0]:
+            # The rollout ahead changed what runs: going over the release it was queued
+            # over would start the new one beside stopped instances and route to them.
+            changes |= self._rebase(record, environment.version, environment.artifact, now)
         with contextlib.suppress(ConflictError):
-            self.store.rollouts.update(
-                record.id, status=RolloutStatus.RUNNING, started_at=self.clock()
+            self.store.rollouts.update(record.id, **changes)
+
+    def _rebase(
+        self, record: RolloutRecord, version: str | None, artifact: str | None, now: datetime
+    ) -> dict[str, Any]:
+        """The changes that make a queued rollout go over ``version`` (or end it, when
+        that is the version it would deploy)."""
+        document = RolloutDocument(record.state)
+        state = document.state
+        queued_over = old_release(record)[0] or "nothing"
+        if version == state.canary or version is None:
+            sentence = (
+                f"aborted before it started: {state.canary} serves this environment already "
+                f"(it was queued over {queued_over}); nothing to deploy"
+                if version is not None
+                else "aborted before it started: the environment runs no release any more"
             )
+            document.state = replace(
+                state,
+                phase=Phase.ABORTED,
+                finished_at=now,
+                decisions=(*state.decisions, DecisionRecord(now, DecisionKind.ABORTED, sentence)),
+            )
+            return {
+                "status": RolloutStatus.ABORTED,
+                "finished_at": now,
+                "state": document.to_dict(),
+                "message": sentence,
+            }
+        sentence = (
+            f"{version} runs now, not {queued_over} that this rollout was queued over: "
+            f"it goes over {version}"
+        )
+        document.state = replace(
+            state,
+            stable=version,
+            traffic=Traffic.only(version),
+            decisions=(*state.decisions, DecisionRecord(now, DecisionKind.WARNING, sentence)),
+        )
+        commits = carried_commits(
+            self.store, self.settings, record.project, version, record.to_version
+        )
+        document.rebased = {"version": version, "artifact": artifact, "commits": commits}
+        return {"state": document.to_dict(), "message": sentence}
 
     # -- one tick ------------------------------------------------------------------------
 
@@ -210,13 +306,12 @@ class RolloutController:
             deployment = self._deployment(record)
             try:
                 if document.pending:
-                    await self._apply_all(record, document, deployment, document.pending)
-                    document.pending = []
-                    record = self._save(record, document)
+                    record = await self._apply_pending(record, document, deployment)
                 self._resume_checks(record, document, deployment)
                 now = self.clock()
                 canary = await deployment.report(document.state.canary)
                 stable = await deployment.report(document.state.stable)
+                await self.analysis.note_baseline(document, deployment, now)
                 await self._look(record, document, deployment, now)
                 decision = decide_rollout(
                     document.plan,
@@ -228,11 +323,23 @@ class RolloutController:
                 document.commands = []
                 document.pending = [action.to_dict() for action in decision.actions]
                 record = self._save(record, document, message=decision.message)
-                await self._apply_all(record, document, deployment, decision.actions)
-                document.pending = []
-                record = self._save(record, document)
+                record = await self._apply_pending(record, document, deployment)
                 self._due[rollout_id] = self._next_due(record, decision.next_wakeup, now)
                 return record
+            except TemporaryError as exc:
+                # The agent restarting, a runtime that does not answer: what was decided
+                # is recorded and what was not applied stays pending, so the next tick
+                # goes on from here; the rollout neither fails nor moves meanwhile.
+                retry = self.clock() + timedelta(seconds=max(exc.delay, self.interval))
+                self._due[rollout_id] = retry
+                log.warning("rollout %d waits for its runtime: %s", rollout_id, exc.message)
+                return self.store.rollouts.update(
+                    rollout_id,
+                    message=(
+                        f"waiting for the runtime: {exc.message.rstrip('.')}; retrying at "
+                        f"{retry.isoformat(timespec='seconds')}"
+                    ),
+                )
             finally:
                 await deployment.runtime.close()
 
@@ -244,15 +351,20 @@ class RolloutController:
 
     # -- acting ----------------------------------------------------------------------------
 
-    async def _apply_all(
-        self,
-        record: RolloutRecord,
-        document: RolloutDocument,
-        deployment: ReleaseDeployment,
-        actions: Sequence[Action] | Sequence[dict[str, Any]],
-    ) -> None:
-        for action in actions:
-            await self._apply(record, document, deployment, _action(action))
+    async def _apply_pending(
+        self, record: RolloutRecord, document: RolloutDocument, deployment: ReleaseDeployment
+    ) -> RolloutRecord:
+        """Apply the document's pending actions in order, each leaving the list once it
+        is done; the record once none is left."""
+        while document.pending:
+            action = action_from_dict(document.pending[0])
+            await self._apply(record, document, deployment, action)
+            document.pending = document.pending[1:]
+            if isinstance(action, RecordEvent):
+                # The one action that is not a target: applied again after a restart,
+                # the event would be stored twice.
+                record = self._save(record, document)
+        return self._save(record, document)
 
     async def _apply(
         self,
@@ -315,8 +427,9 @@ class RolloutController:
     ) -> None:
         """Checks that were running when the server stopped run again (both are
         idempotent by andon.yaml's contract)."""
-        for kind, attempt in document.running.items():
-            if (record.id, kind) not in self._checks:
+        for kind, attempt in list(document.running.items()):
+            task = self._checks.get((record.id, kind))
+            if task is None or task.done():
                 self._check(record, document, deployment, kind, attempt)
 
     async def _run_check(
@@ -327,18 +440,31 @@ class RolloutController:
         version: str,
         attempt: int,
     ) -> None:
-        deployment = self._deployment(self.store.rollouts.get(rollout_id))
+        deployment: ReleaseDeployment | None = None
         try:
+            record = self.store.rollouts.get(rollout_id)
+            deployment = self._deployment(record)
             if kind == "migrations":
                 message = await deployment.run_migrations(version)
             else:
-                plan = RolloutDocument(self.store.rollouts.get(rollout_id).state).plan
+                plan = RolloutDocument(record.state).plan
                 message = await deployment.run_smoke_tests(version, plan.smoke_header, version)
             result = {"attempt": attempt, "passed": True, "message": message}
         except AndonError as exc:
             result = {"attempt": attempt, "passed": False, "message": exc.message}
+        except Exception as exc:
+            # A check that dies without a result would leave the rollout waiting for one
+            # until its deadline; it fails now, saying why.
+            log.exception("the %s of rollout %d could not run", kind, rollout_id)
+            what = "migrations" if kind == "migrations" else "smoke tests"
+            result = {
+                "attempt": attempt,
+                "passed": False,
+                "message": f"the {what} could not run: {type(exc).__name__}: {exc}",
+            }
         finally:
-            await deployment.runtime.close()
+            if deployment is not None:
+                await deployment.runtime.close()
         lock = self._locks.setdefault(rollout_id, asyncio.Lock())
         async with lock:
             record = self.store.rollouts.get(rollout_id)
@@ -375,16 +501,18 @@ class RolloutController:
         deployment: ReleaseDeployment,
         action: RecordEvent,
     ) -> None:
-        artifact = record.to_artifact if action.version == record.to_version else None
+        _, old_artifact, commits = old_release(record)
+        ours = action.version == record.to_version
         self.store.deploy_events.record(
             project=record.project,
             environment=record.environment,
             kind=DeployEventKind(action.kind.value),
             version=action.version,
-            artifact=artifact or record.from_artifact or record.to_artifact,
-            commits=record.commits if action.version == record.to_version else (),
+            artifact=record.to_artifact if ours else old_artifact or record.to_artifact,
+            commits=commits if ours else (),
             message=action.sentence,
             rollout_id=record.id,
+            at=self.clock(),
         )
         if action.kind.value == "finished" and document.state.phase is Phase.SUCCEEDED:
             # The environment now declares the new release: drift compares with it.
@@ -419,14 +547,11 @@ class RolloutController:
     def _deployment(self, record: RolloutRecord) -> ReleaseDeployment:
         environment = self.store.environments.get(record.project, record.environment)
         orders = {
-            record.to_version: order_for_release(
-                self.store, self.settings, environment, record.to_artifact, record.to_version
-            )
+            record.to_version: self._order(environment, record.to_artifact, record.to_version)
         }
-        if record.from_version is not None and record.from_artifact is not None:
-            orders[record.from_version] = order_for_release(
-                self.store, self.settings, environment, record.from_artifact, record.from_version
-            )
+        old_version, old_artifact, _ = old_release(record)
+        if old_version is not None and old_artifact is not None:
+            orders[old_version] = self._order(environment, old_artifact, old_version)
         target = orders[record.to_version]
         return ReleaseDeployment(
             settings=self.settings,
@@ -446,10 +571,20 @@ class RolloutController:
             orders=orders,
         )
 
+    def _order(
+        self, environment: EnvironmentRecord, artifact: str, version: str
+    ) -> EnvironmentOrder:
+        """The order of one version of a rollout. andon.yaml at a commit never changes,
+        so it is read from git and parsed once, not at every tick of every rollout."""
+        key = (environment.project, environment.name, environment.copied_from, artifact, version)
+        found = self._orders.pop(key, None)
+        if found is None:
+            found = order_for_release(self.store, self.settings, environment, artifact, version)
+        self._orders[key] = found  # the most recent last: the oldest goes first
+        while len(self._orders) > _ORDERS_KEPT:
+            del self._orders[next(iter(self._orders))]
+        return found
+
 
 def _report(report: Any) -> InstanceReport:
     return InstanceReport(report.ready, report.failed, report.message)
-
-
-def _action(action: Action | dict[str, Any]) -> Action:
-    return action_from_dict(action) if isinstance(action, dict) else action

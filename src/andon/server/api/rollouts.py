@@ -19,6 +19,7 @@ from pydantic import BaseModel, Field
 from andon.errors import NotFoundError
 from andon.rollout import CommandKind, RolloutState
 from andon.server.deploys import DeployRequest, Deploys
+from andon.server.rolling_out import old_release
 from andon.spec import Strategy
 from andon.store import RolloutRecord, Store
 
@@ -57,6 +58,8 @@ def rollout_view(record: RolloutRecord) -> dict[str, Any]:
     """A rollout for the API: its record without the engine's internals, and the engine's
     state as people read it (phase, step, traffic, pause, analysis, decisions)."""
     data = record.to_dict()
+    # A rollout that waited in the queue goes over what ran when its turn came.
+    data["from_version"], data["from_artifact"], data["commits"] = old_release(record)
     document = data.pop("state")
     state = RolloutState.from_dict(document["rollout"])
     plan = document["plan"]
@@ -114,7 +117,14 @@ def current(project: str, environment: str, request: Request) -> dict[str, Any]:
 @router.get("/rollouts/{rollout_id}")
 def one(rollout_id: int, request: Request) -> dict[str, Any]:
     """One rollout by number."""
-    return rollout_view(_store(request).rollouts.get(rollout_id))
+    try:
+        record = _store(request).rollouts.get(rollout_id)
+    except NotFoundError:
+        raise NotFoundError(
+            f"there is no rollout #{rollout_id}; 'andon rollout history ENV' lists an "
+            "environment's rollouts."
+        ) from None
+    return rollout_view(record)
 
 
 @router.post(f"{_BASE}/rollout/undo")
