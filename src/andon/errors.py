@@ -131,6 +131,7 @@ class ArtifactError(PermanentError):
     directory it is unpacked into. Rebuilding (or freeing space) is the way forward.
     """
 
+    http_status = 422
     code = "artifact"
 
 

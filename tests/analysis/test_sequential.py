@@ -161,6 +161,19 @@ def test_latency_counts_slow_requests_above_a_bound_fixed_before_they_came(sampl
     assert second.evidence["bound"] == 0.5
 
 
+def test_latency_never_bounded_by_the_stable_version_is_inconclusive_not_passed(sample) -> None:
+    """Too few stable requests to know its p95: no canary request was ever tested, so
+    running out of time must not read as "no significant increase"."""
+    judge = SequentialJudge(P95, max_increase=0.5, min_samples=30)
+    stable = sample(60, latency={0.005: 60}, version="stable")
+    canary = sample(112, latency={0.5: 112})
+    [verdict] = watch(judge, [Look(canary, stable, elapsed=10, budget=10)])
+    assert verdict.outcome is Outcome.INCONCLUSIVE
+    assert verdict.sentence == (
+        "too little stable traffic to know its p95 latency in 10 s: 60 requests; needs 100"
+    )
+
+
 def test_fewer_orders_per_request_fail(sample) -> None:
     judge = SequentialJudge(ORDERS, max_decrease=0.1)
     looks = [

@@ -1,7 +1,8 @@
 """End to end, deployments as a team lives them, with customers' requests flowing all
 the while: a good release goes through a canary with no failed request; a slow release
 is rolled back by the immune system, which says why; a server killed mid-canary resumes
-at the same step; ``undo`` while the old version is still warm switches back at once.
+at the same step; ``undo`` while the old version is still warm switches back at once;
+recreate, rolling and blue-green take releases through with no failed request either.
 
 The real server, agent, router and shop run as processes; the shop's andon.yaml is made
 quick (short steps, a one-second analysis interval) so that the story takes a minute.
@@ -42,6 +43,7 @@ def quick(text: str) -> str:
         "    interval: 5s\n    min_samples: 200\n", "    interval: 1s\n    min_samples: 30\n"
     )
     text = text.replace("  finalize_delay: 30s", "  finalize_delay: 20s")
+    text = text.replace("    scale_down_delay: 10m", "    scale_down_delay: 2s")
     return text
 
 
@@ -139,7 +141,8 @@ def undo_while_the_old_version_is_warm_switches_back_at_once(
 ) -> None:
     old = rollout(stack)["from_version"]
     asked = time.monotonic()
-    stack.ok("rollout", "undo", "staging")
+    undone = stack.api.post("/projects/shop/environments/staging/rollout/undo", json={})
+    assert undone.status_code == 200, undone.text
     back = wait_for(
         "the old version to answer",
         lambda: (
@@ -175,6 +178,22 @@ def a_slow_release_is_rolled_back_by_itself_saying_why(stack: Stack) -> None:
     assert "rolled back" in shown and "latency" in shown
 
 
+def each_strategy_takes_a_release_through_without_a_failed_request(
+    stack: Stack, customers: Customers, good: str
+) -> None:
+    old = stack.environment("staging")["version"]
+    for strategy, version in (("recreate", good), ("rolling", old), ("blue-green", good)):
+        asked = time.monotonic()
+        stack.ok("deploy", "staging", "--commit", version, "--strategy", strategy, "--wait")
+        assert stack.environment("staging")["version"] == version
+        wait_for(
+            f"{strategy}: the new version to answer",
+            lambda v=version, t=asked: customers.versions_since(t).get(v[:12]),
+            timeout=10,
+        )
+        assert customers.failed() == [], strategy
+
+
 @pytest.mark.timeout(300)
 def test_deployments_decoupled_from_release(make_stack: Callable[..., Stack]) -> None:
     stack = make_stack(quick, backoff=0.5)
@@ -184,5 +203,6 @@ def test_deployments_decoupled_from_release(make_stack: Callable[..., Stack]) ->
         a_server_killed_mid_canary_resumes_at_the_same_step(stack, good)
         undo_while_the_old_version_is_warm_switches_back_at_once(stack, customers, good)
         a_slow_release_is_rolled_back_by_itself_saying_why(stack)
+        each_strategy_takes_a_release_through_without_a_failed_request(stack, customers, good)
     assert customers.failed() == []
     assert len(customers.answers) > 500

@@ -35,8 +35,10 @@ from andon.analysis.samples import VersionSample, window
 from andon.analysis.verdicts import Look, Outcome, Scalar, Verdict
 from andon.errors import UsageError
 
-_TAIL = 20
-"""Stable observations expected above a latency quantile before its estimate is used."""
+_TAIL = 5
+"""Stable observations expected above a latency quantile before its estimate is used (100
+for a p95): enough to place it within the histogram's buckets, which is all the bound
+(rounded out to a bucket) asks of it."""
 
 
 @dataclass(frozen=True)
@@ -277,6 +279,10 @@ class SequentialJudge:
         p = min(1.0, math.exp(-fail_peak))
         canary = look.canary
         enough = canary.requests >= self.min_samples and stable.requests >= self.min_samples
+        # Latency is tested against a bound from the stable version's quantile: without
+        # one, no canary request was tested, and running out of time proves nothing.
+        unbounded = self.metric.kind is MetricKind.LATENCY and state.fail_bound is None
+        enough = enough and not unbounded
         head = describe.head(self.metric, canary, stable)
         evidence: dict[str, Scalar] = {
             "canary_requests": canary.requests,
@@ -305,6 +311,14 @@ class SequentialJudge:
             outcome = Outcome.PASS
             sentence = (
                 f"{head} in {fmt.seconds(look.elapsed)} with no {self._worse()} ({fmt.p_value(p)})"
+            )
+        elif out_of_time and unbounded:
+            outcome = Outcome.INCONCLUSIVE
+            needed = max(self.min_samples, math.ceil(_TAIL / (1.0 - (self.metric.quantile or 0.5))))
+            sentence = (
+                f"too little stable traffic to know its {self.metric.label} in "
+                f"{fmt.seconds(look.elapsed)}: {fmt.requests(stable.requests)}; needs "
+                f"{fmt.count(needed)}"
             )
         elif out_of_time:
             outcome = Outcome.INCONCLUSIVE

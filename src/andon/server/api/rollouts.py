@@ -11,6 +11,7 @@ rollout cannot take now) answers one sentence saying what to do.
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from fastapi import APIRouter, Query, Request
@@ -19,11 +20,12 @@ from pydantic import BaseModel, Field
 from andon.errors import NotFoundError
 from andon.rollout import CommandKind, RolloutState
 from andon.server.deploys import DeployRequest, Deploys
-from andon.server.rolling_out import old_release
+from andon.server.rolling_out import RolloutController, old_release
 from andon.spec import Strategy
-from andon.store import RolloutRecord, Store
+from andon.store import RolloutRecord, RolloutStatus, Store
 
 router = APIRouter(tags=["rollouts"])
+log = logging.getLogger("andon.server.rollouts")
 
 _BASE = "/projects/{project}/environments/{environment}"
 
@@ -128,13 +130,17 @@ def one(rollout_id: int, request: Request) -> dict[str, Any]:
 
 
 @router.post(f"{_BASE}/rollout/undo")
-def undo(project: str, environment: str, body: CommandBody, request: Request) -> dict[str, Any]:
-    """Back to the last known good release."""
-    return rollout_view(_deploys(request).undo(project, environment, by=body.by))
+async def undo(
+    project: str, environment: str, body: CommandBody, request: Request
+) -> dict[str, Any]:
+    """Back to the last known good release; while the old version is still warm, traffic
+    is back on it when this answers."""
+    record = _deploys(request).undo(project, environment, by=body.by)
+    return rollout_view(await _act_now(request, record))
 
 
 @router.post(f"{_BASE}/rollout/{{verb}}")
-def command(
+async def command(
     project: str, environment: str, verb: str, body: CommandBody, request: Request
 ) -> dict[str, Any]:
     """promote, pause, resume, abort, retry or approve the rollout under way."""
@@ -146,4 +152,17 @@ def command(
     if kind is CommandKind.PROMOTE and body.full:
         kind = CommandKind.PROMOTE_FULL
     record = _deploys(request).command(project, environment, kind, by=body.by, reason=body.reason)
-    return rollout_view(record)
+    return rollout_view(await _act_now(request, record))
+
+
+async def _act_now(request: Request, record: RolloutRecord) -> RolloutRecord:
+    """Tick the rollout at once, so that a command (an abort, an undo) has taken effect
+    when the answer leaves; the controller's loop would take up to its interval."""
+    if record.status.finished or record.status is RolloutStatus.QUEUED:
+        return record
+    controller: RolloutController = request.app.state.rollouts
+    try:
+        return await controller.tick(record.id)
+    except Exception:  # the controller's loop ticks it again, and logs why
+        log.exception("rollout %d could not tick at once", record.id)
+        return _store(request).rollouts.get(record.id)
