@@ -30,7 +30,7 @@ from andon.spec import AnalysisSpec, MetricSpec
 
 if TYPE_CHECKING:
     from andon.environments import ReleaseDeployment
-    from andon.server.rolling_out import RolloutDocument
+    from andon.server.rollout_records import RolloutDocument
 
 
 class AnalysisDriver:

@@ -29,12 +29,8 @@ from andon.rollout import (
     plan_rollout,
     plan_undo,
 )
-from andon.server.rolling_out import (
-    RolloutController,
-    RolloutDocument,
-    carried_commits,
-    old_release,
-)
+from andon.server.rolling_out import RolloutController
+from andon.server.rollout_records import RolloutDocument, carried_commits, old_release
 from andon.spec import Approval, MigrationsSpec, Strategy
 from andon.store import EnvironmentStatus, RolloutRecord, RolloutStatus, Store
 

@@ -37,20 +37,14 @@ from andon.environments import (
     ReleaseDeployment,
     order_for_release,
 )
-from andon.errors import AndonError, ConflictError, NotFoundError, TemporaryError, UsageError
-from andon.repos import GitRepository
+from andon.errors import AndonError, ConflictError, TemporaryError
 from andon.rollout import (
     Action,
-    CheckResult,
     DecisionKind,
     DecisionRecord,
     InstanceReport,
-    Observations,
-    OperatorCommand,
     Phase,
     RecordEvent,
-    RolloutPlan,
-    RolloutState,
     RunMigrations,
     RunSmokeTests,
     SetTraffic,
@@ -58,12 +52,16 @@ from andon.rollout import (
     StartInstances,
     StopInstances,
     Traffic,
-    Verdict,
     action_from_dict,
     decide_rollout,
 )
 from andon.server.analysing import AnalysisDriver
-from andon.settings import Settings
+from andon.server.rollout_records import (
+    RolloutDocument,
+    carried_commits,
+    old_release,
+    status_of,
+)
 from andon.store import (
     DeployEventKind,
     EnvironmentRecord,
@@ -75,99 +73,8 @@ from andon.store import (
 
 log = logging.getLogger("andon.server.rollouts")
 
-MAX_COMMITS = 500
-"""The most commits a rollout records as carried (the newest)."""
 _ORDERS_KEPT = 64
 """Orders of rollouts' versions kept parsed (two per rollout under way)."""
-
-_STATUS = {
-    Phase.PAUSED: RolloutStatus.PAUSED,
-    Phase.SUCCEEDED: RolloutStatus.SUCCEEDED,
-    Phase.ROLLED_BACK: RolloutStatus.ROLLED_BACK,
-    Phase.ABORTED: RolloutStatus.ABORTED,
-    Phase.FAILED: RolloutStatus.FAILED,
-}
-"""Rollout status by engine phase; every other phase is ``running``."""
-
-
-def status_of(phase: Phase) -> RolloutStatus:
-    """The stored status of a rollout in ``phase``."""
-    return _STATUS.get(phase, RolloutStatus.RUNNING)
-
-
-def old_release(record: RolloutRecord) -> tuple[str | None, str | None, list[str]]:
-    """The version and artifact a rollout goes over, and the commits it carries beyond
-    them: as recorded, unless it waited in the queue while another rollout changed what
-    the environment runs (then as they were when its turn came)."""
-    rebased = record.state.get("rebased")
-    if rebased:
-        return rebased["version"], rebased["artifact"], list(rebased["commits"])
-    return record.from_version, record.from_artifact, list(record.commits)
-
-
-def carried_commits(
-    store: Store, settings: Settings, project: str, old: str | None, new: str
-) -> list[str]:
-    """The commits release ``new`` carries beyond ``old``, oldest first (none when it
-    goes back; the release alone when the repository cannot tell)."""
-    record = store.projects.get(project)
-    try:
-        repo = GitRepository.open(record.source, mirrors=settings.repos_dir, name=record.name)
-        if old is not None and repo.commits_since(old, new, 1):
-            return []  # going back: it carries nothing new
-        return repo.commits_since(new, old, MAX_COMMITS)
-    except (UsageError, NotFoundError):
-        return [new]
-
-
-class RolloutDocument:
-    """The rollout's record ``state``, read and written whole: the plan, the engine's
-    state, the actions being applied, the queued commands, the results of the checks it
-    ran, the checks still running, and the analysis run."""
-
-    def __init__(self, data: dict[str, Any]) -> None:
-        self.plan = RolloutPlan.from_dict(data["plan"])
-        self.state = RolloutState.from_dict(data["rollout"])
-        self.pending: list[dict[str, Any]] = list(data.get("pending", []))
-        self.commands: list[dict[str, Any]] = list(data.get("commands", []))
-        self.results: dict[str, Any] = dict(data.get("results", {}))
-        self.running: dict[str, int] = dict(data.get("running", {}))
-        self.analysis: dict[str, Any] | None = data.get("analysis")
-        self.verdict: dict[str, Any] | None = data.get("verdict")
-        self.baseline: dict[str, Any] | None = data.get("baseline")
-        self.rebased: dict[str, Any] | None = data.get("rebased")
-        """The release a queued rollout went over when its turn came, when the
-        environment no longer ran the one it was queued over (see :func:`old_release`)."""
-
-    @staticmethod
-    def new(plan: RolloutPlan, state: RolloutState) -> dict[str, Any]:
-        """The document of a rollout that has not ticked yet."""
-        return {"plan": plan.to_dict(), "rollout": state.to_dict()}
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "plan": self.plan.to_dict(),
-            "rollout": self.state.to_dict(),
-            "pending": self.pending,
-            "commands": self.commands,
-            "results": self.results,
-            "running": self.running,
-            "analysis": self.analysis,
-            "verdict": self.verdict,
-            "baseline": self.baseline,
-            "rebased": self.rebased,
-        }
-
-    def observations(self, canary: InstanceReport, stable: InstanceReport) -> Observations:
-        verdict = Verdict.from_dict(self.verdict) if self.verdict is not None else None
-        return Observations(
-            canary=canary,
-            stable=stable,
-            migrations=CheckResult.from_dict(self.results.get("migrations")),
-            smoke=CheckResult.from_dict(self.results.get("smoke")),
-            verdict=verdict,
-            commands=tuple(OperatorCommand.from_dict(c) for c in self.commands),
-        )
 
 
 class RolloutController:

@@ -20,7 +20,8 @@ from pydantic import BaseModel, Field
 from andon.errors import NotFoundError
 from andon.rollout import CommandKind, RolloutState
 from andon.server.deploys import DeployRequest, Deploys
-from andon.server.rolling_out import RolloutController, old_release
+from andon.server.rolling_out import RolloutController
+from andon.server.rollout_records import old_release
 from andon.spec import Strategy
 from andon.store import RolloutRecord, RolloutStatus, Store
 
