@@ -543,6 +543,54 @@ def test_a_canary_with_errors_is_rolled_back_and_the_environment_stays_on_the_ol
     world.run(scenario)
 
 
+def test_a_failed_analysis_after_a_migration_the_old_version_cannot_run_on_freezes(
+    world: World,
+) -> None:
+    """Freeze, don't roll back: the rollout says before it starts that rollback by traffic
+    is unsafe, and a failing canary then pauses for a person with all traffic where it is."""
+
+    def incompatible(text: str) -> str:
+        return text.replace(
+            "migrations: {command: bash migrate.sh, path: migrations}",
+            "migrations: {command: bash migrate.sh, path: migrations, compatible: false}",
+        )
+
+    async def scenario(api: httpx.AsyncClient) -> None:
+        await world.up("test")
+        new = world.release(release=ANALYSED, spec=incompatible)
+        rollout = await world.deploy(api, "test", new)
+        warned = [d["sentence"] for d in rollout["decisions"] if d["kind"] == "warning"]
+        assert any("rollback by traffic switch is unsafe" in w for w in warned), warned
+        await world.tick_until(rollout["id"], analysing_now)
+        served = {"old": 0, "new": 0}
+
+        def serve(record: RolloutRecord) -> bool:
+            served["old"] += 100
+            served["new"] += 100
+            world.fake.count_traffic(
+                "tiny.test",
+                {
+                    "versions": {
+                        world.first.label: {"requests": {"2xx": served["old"]}},
+                        new.label: {
+                            "requests": {"2xx": served["new"] // 2, "5xx": served["new"] // 2}
+                        },
+                    }
+                },
+            )
+            return record.status is RolloutStatus.PAUSED or record.status.finished
+
+        frozen = await world.tick_until(rollout["id"], serve, step=1)
+
+        assert frozen.status is RolloutStatus.PAUSED, frozen.message
+        assert frozen.state["rollout"]["pause"]["reason"] == "frozen"
+        assert "error" in frozen.message
+        assert weights_of(world.routing("test"), new) == 50  # nothing switched back
+        assert set(await world.instances("test")) >= {"tiny.test.web-1"}
+
+    world.run(scenario)
+
+
 def test_blue_green_judges_green_against_blues_recorded_baseline_after_the_switch(
     world: World,
 ) -> None:
