@@ -499,6 +499,30 @@ def test_an_unreachable_metric_source_pauses_the_canary_and_never_promotes_it(
     world.run(scenario)
 
 
+def half_failing(
+    world: World, new: Release, *, until: Callable[[RolloutRecord], bool]
+) -> Callable[[RolloutRecord], bool]:
+    """A tick condition that, each tick, counts 100 more requests to each version, half
+    of the new one's failing, and holds once ``until`` does."""
+    served = {"old": 0, "new": 0}
+
+    def serve(record: RolloutRecord) -> bool:
+        served["old"] += 100
+        served["new"] += 100
+        world.fake.count_traffic(
+            "tiny.test",
+            {
+                "versions": {
+                    world.first.label: {"requests": {"2xx": served["old"]}},
+                    new.label: {"requests": {"2xx": served["new"] // 2, "5xx": served["new"] // 2}},
+                }
+            },
+        )
+        return until(record)
+
+    return serve
+
+
 def test_a_canary_with_errors_is_rolled_back_and_the_environment_stays_on_the_old_version(
     world: World,
 ) -> None:
@@ -507,25 +531,7 @@ def test_a_canary_with_errors_is_rolled_back_and_the_environment_stays_on_the_ol
         new = world.release(release=ANALYSED)
         rollout = await world.deploy(api, "test", new)
         await world.tick_until(rollout["id"], analysing_now)
-        served = {"old": 0, "new": 0}
-
-        def serve(record: RolloutRecord) -> bool:
-            # Each tick, 100 more requests to each version; half the new one's fail.
-            served["old"] += 100
-            served["new"] += 100
-            world.fake.count_traffic(
-                "tiny.test",
-                {
-                    "versions": {
-                        world.first.label: {"requests": {"2xx": served["old"]}},
-                        new.label: {
-                            "requests": {"2xx": served["new"] // 2, "5xx": served["new"] // 2}
-                        },
-                    }
-                },
-            )
-            return record.status.finished
-
+        serve = half_failing(world, new, until=lambda record: record.status.finished)
         ended = await world.tick_until(rollout["id"], serve, step=1)
 
         assert ended.status is RolloutStatus.ROLLED_BACK, ended.message
@@ -562,24 +568,11 @@ def test_a_failed_analysis_after_a_migration_the_old_version_cannot_run_on_freez
         warned = [d["sentence"] for d in rollout["decisions"] if d["kind"] == "warning"]
         assert any("rollback by traffic switch is unsafe" in w for w in warned), warned
         await world.tick_until(rollout["id"], analysing_now)
-        served = {"old": 0, "new": 0}
-
-        def serve(record: RolloutRecord) -> bool:
-            served["old"] += 100
-            served["new"] += 100
-            world.fake.count_traffic(
-                "tiny.test",
-                {
-                    "versions": {
-                        world.first.label: {"requests": {"2xx": served["old"]}},
-                        new.label: {
-                            "requests": {"2xx": served["new"] // 2, "5xx": served["new"] // 2}
-                        },
-                    }
-                },
-            )
-            return record.status is RolloutStatus.PAUSED or record.status.finished
-
+        serve = half_failing(
+            world,
+            new,
+            until=lambda record: record.status is RolloutStatus.PAUSED or record.status.finished,
+        )
         frozen = await world.tick_until(rollout["id"], serve, step=1)
 
         assert frozen.status is RolloutStatus.PAUSED, frozen.message
