@@ -52,6 +52,7 @@ def test_the_shop_template_renders_into_toml_the_shop_reads(
         "checkout_error_rate": 0,
         "added_latency_ms": 0,
         "drop_orders": False,
+        "order_drop_rate": 0.0,
     }
     assert config["features"] == {"new_checkout": False}
     assert checksums == {"config/shop.toml": hashlib.sha256(rendered).hexdigest()}

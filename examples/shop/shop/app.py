@@ -167,13 +167,14 @@ class ShopApp:
         if self.faults.checkout_should_fail():
             logger.warning("failing checkout of cart %s on purpose (checkout_error_rate)", cart_id)
             raise InjectedFaultError("Checkout failed because of an injected fault.")
+        dropped = self.faults.order_should_drop()
         with self._connection() as conn, db.transaction(conn) as tx:
             order = store.place_order(conn, cart_id)
-            if self.faults.drop_orders:
-                # The injected defect: answer exactly as if the order were
-                # stored, but never commit it.
+            if dropped:
+                # The injected defect (drop_orders, order_drop_rate): answer
+                # exactly as if the order were stored, but never commit it.
                 tx.discard()
-        if not self.faults.drop_orders:
+        if not dropped:
             self.metrics.orders.inc()
         return json_response(
             201,

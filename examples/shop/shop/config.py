@@ -49,6 +49,9 @@ class FaultConfig:
     # Checkout answers 201 but the order is never stored: a defect that only
     # business metrics (shop_orders_total) reveal, not status codes.
     drop_orders: bool = False
+    # Fraction (0..1) of checkouts that answer 201 but store and count no order:
+    # drop_orders for a share of them, so orders per checkout fall by that much.
+    order_drop_rate: float = 0.0
 
     def active(self) -> dict[str, float | int | bool]:
         """The knobs that differ from their harmless defaults, for logging."""
@@ -59,6 +62,8 @@ class FaultConfig:
             knobs["added_latency_ms"] = self.added_latency_ms
         if self.drop_orders:
             knobs["drop_orders"] = True
+        if self.order_drop_rate:
+            knobs["order_drop_rate"] = self.order_drop_rate
         return knobs
 
 
@@ -82,7 +87,9 @@ class Config:
 _KNOWN_KEYS: dict[str, frozenset[str]] = {
     "shop": frozenset({"name"}),
     "database": frozenset({"path"}),
-    "faults": frozenset({"checkout_error_rate", "added_latency_ms", "drop_orders"}),
+    "faults": frozenset(
+        {"checkout_error_rate", "added_latency_ms", "drop_orders", "order_drop_rate"}
+    ),
 }
 
 
@@ -106,17 +113,7 @@ def parse_config(data: Mapping[str, Any]) -> Config:
     if not isinstance(path, str) or not path.strip():
         raise ConfigError(f"[database] path must be a non-empty string, got {path!r}")
 
-    rate = faults.get("checkout_error_rate", 0.0)
-    # bool is a subclass of int, so it is excluded explicitly: `true` is not a rate.
-    if (
-        isinstance(rate, bool)
-        or not isinstance(rate, int | float)
-        or math.isnan(rate)
-        or not 0 <= rate <= 1
-    ):
-        raise ConfigError(
-            f"[faults] checkout_error_rate must be a number from 0 to 1, got {rate!r}"
-        )
+    rate = _fraction(faults, "checkout_error_rate")
     latency = faults.get("added_latency_ms", 0)
     if (
         isinstance(latency, bool)
@@ -130,6 +127,7 @@ def parse_config(data: Mapping[str, Any]) -> Config:
     drop = faults.get("drop_orders", False)
     if not isinstance(drop, bool):
         raise ConfigError(f"[faults] drop_orders must be true or false, got {drop!r}")
+    drop_rate = _fraction(faults, "order_drop_rate")
 
     for flag, value in features.items():
         if not isinstance(value, bool):
@@ -139,10 +137,27 @@ def parse_config(data: Mapping[str, Any]) -> Config:
         name=name.strip(),
         database_path=Path(path),
         faults=FaultConfig(
-            checkout_error_rate=float(rate), added_latency_ms=latency, drop_orders=drop
+            checkout_error_rate=rate,
+            added_latency_ms=latency,
+            drop_orders=drop,
+            order_drop_rate=drop_rate,
         ),
         features=MappingProxyType(dict(features)),
     )
+
+
+def _fraction(faults: Mapping[str, Any], key: str) -> float:
+    """The knob ``key`` of [faults] as a fraction from 0 to 1 (0 when absent)."""
+    value = faults.get(key, 0.0)
+    # bool is a subclass of int, so it is excluded explicitly: `true` is not a rate.
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, int | float)
+        or math.isnan(value)
+        or not 0 <= value <= 1
+    ):
+        raise ConfigError(f"[faults] {key} must be a number from 0 to 1, got {value!r}")
+    return float(value)
 
 
 def _table(data: Mapping[str, Any], name: str) -> Mapping[str, Any]:

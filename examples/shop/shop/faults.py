@@ -12,6 +12,10 @@ its canary analysis (the "immune system") to notice and roll back:
 - ``drop_orders``: checkout answers 201 but nothing is stored. No status code
   or test reveals it; only the business metric ``shop_orders_total`` falling
   behind successful checkouts does.
+- ``order_drop_rate``: the same for a fraction of checkouts, drawn per
+  checkout: orders per checkout fall by that share while every checkout still
+  answers 201. A single smoke-test order catches it only by chance; the
+  business metric compared with the stable version does.
 
 The random source and the sleep function are injectable so tests are exact.
 """
@@ -54,6 +58,16 @@ class FaultInjector:
     @property
     def drop_orders(self) -> bool:
         return self.config.drop_orders
+
+    def order_should_drop(self) -> bool:
+        """Decide, per successful checkout, whether to answer 201 and store nothing:
+        always under ``drop_orders``, else with probability ``order_drop_rate``."""
+        if self.config.drop_orders:
+            return True
+        # Drawn only when the knob is on, so that turning it on changes no other draw.
+        return bool(self.config.order_drop_rate) and (
+            self._rng.random() < self.config.order_drop_rate
+        )
 
     def describe(self) -> str:
         """A one-line summary for the startup log, or "" when nothing is injected."""

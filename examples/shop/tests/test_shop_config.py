@@ -90,6 +90,13 @@ def test_integer_rate_is_accepted() -> None:
     assert parse_config({"faults": {"checkout_error_rate": 1}}).faults.checkout_error_rate == 1.0
 
 
+def test_order_drop_rate_is_read_beside_drop_orders() -> None:
+    faults = parse_config({"faults": {"order_drop_rate": 0.3, "drop_orders": False}}).faults
+    assert faults == FaultConfig(order_drop_rate=0.3)
+    assert parse_config({"faults": {"order_drop_rate": 1}}).faults.order_drop_rate == 1.0
+    assert parse_config({}).faults.order_drop_rate == 0.0
+
+
 @pytest.mark.parametrize(
     ("toml", "message"),
     [
@@ -106,6 +113,9 @@ def test_integer_rate_is_accepted() -> None:
         ("[faults]\nadded_latency_ms = -1", "added_latency_ms must be an integer from 0 to"),
         ("[faults]\nadded_latency_ms = 1.5", "added_latency_ms must be an integer from 0 to"),
         ('[faults]\ndrop_orders = "yes"', "drop_orders must be true or false"),
+        ("[faults]\norder_drop_rate = 1.3", "order_drop_rate must be a number from 0 to 1"),
+        ("[faults]\norder_drop_rate = false", "order_drop_rate must be a number from 0 to 1"),
+        ('[faults]\norder_drop_rate = "30%"', "order_drop_rate must be a number from 0 to 1"),
         ("[faults]\ncheckout_eror_rate = 0.1", "unknown key 'checkout_eror_rate' in [faults]"),
         ("[shopp]\nname = 'x'", "unknown table [shopp]"),
         ("faults = 3", "[faults] must be a table"),

@@ -72,6 +72,65 @@ def test_drop_orders_answers_201_but_stores_nothing(
     assert samples.get("shop_checkout_failures_total") == 0
 
 
+def test_order_drop_rate_answers_201_to_every_checkout_but_stores_a_share(
+    shop_factory: Callable[..., RunningShop],
+) -> None:
+    shop = shop_factory(faults=FaultConfig(order_drop_rate=0.5), rng=random.Random(3))
+    answers = []
+    for _ in range(40):
+        cart_id = cart_with_mug(shop)
+        reply = shop.client.post("/checkout", {"cart_id": cart_id})
+        assert reply.status == 201
+        answers.append((reply.json()["order_id"], cart_id))
+    stored = [
+        order_id for order_id, _ in answers if shop.client.get(f"/orders/{order_id}").status == 200
+    ]
+    # About half were stored, and exactly those were counted and took stock.
+    assert 10 <= len(stored) <= 30
+    samples = shop.metrics()
+    assert samples.get("shop_orders_total") == len(stored)
+    assert samples.get("shop_checkout_failures_total") == 0
+    assert mug_stock(shop) == 60 - len(stored)
+    open_carts = [
+        cart_id
+        for _, cart_id in answers
+        if shop.client.get(f"/carts/{cart_id}").json()["status"] == "open"
+    ]
+    assert len(open_carts) == 40 - len(stored)
+
+
+def test_order_drop_rate_one_drops_every_order_as_drop_orders_does(
+    shop_factory: Callable[..., RunningShop],
+) -> None:
+    shop = shop_factory(faults=FaultConfig(order_drop_rate=1.0))
+    reply = shop.client.post("/checkout", {"cart_id": cart_with_mug(shop)})
+    assert reply.status == 201
+    assert shop.client.get(f"/orders/{reply.json()['order_id']}").status == 404
+    assert shop.metrics().get("shop_orders_total") == 0
+
+
+def test_order_drop_rate_is_a_fraction_drawn_per_checkout() -> None:
+    injector = FaultInjector(FaultConfig(order_drop_rate=0.3), rng=random.Random(7))
+    drops = sum(injector.order_should_drop() for _ in range(4000))
+    assert 1100 < drops < 1300
+    never = FaultInjector(FaultConfig(), rng=random.Random(7))
+    assert not any(never.order_should_drop() for _ in range(1000))
+    always = FaultInjector(FaultConfig(drop_orders=True, order_drop_rate=0.1))
+    assert all(always.order_should_drop() for _ in range(100))
+
+
+def test_order_drop_rate_off_leaves_the_other_draws_alone() -> None:
+    """Turning the knob off draws nothing, so checkout_error_rate's draws stay the same."""
+    plain = FaultInjector(FaultConfig(checkout_error_rate=0.5), rng=random.Random(11))
+    expected = [plain.checkout_should_fail() for _ in range(200)]
+    mixed = FaultInjector(FaultConfig(checkout_error_rate=0.5), rng=random.Random(11))
+    seen = []
+    for _ in range(200):
+        seen.append(mixed.checkout_should_fail())
+        assert not mixed.order_should_drop()
+    assert seen == expected
+
+
 def test_added_latency_slows_requests_but_not_health_or_metrics(
     shop_factory: Callable[..., RunningShop],
 ) -> None:
@@ -107,3 +166,4 @@ def test_describe_names_active_faults() -> None:
     assert FaultInjector(faults).describe() == (
         "checkout_error_rate=0.1, added_latency_ms=5, drop_orders=True"
     )
+    assert FaultInjector(FaultConfig(order_drop_rate=0.3)).describe() == "order_drop_rate=0.3"

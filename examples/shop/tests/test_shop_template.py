@@ -19,6 +19,7 @@ TEMPLATE_VARIABLES = {
     "checkout_error_rate",
     "added_latency_ms",
     "drop_orders",
+    "order_drop_rate",
     "new_checkout",
 }
 
@@ -60,6 +61,13 @@ def test_template_booleans_accept_python_bools_and_strings(value: object, expect
     config = parse_config(tomllib.loads(render(drop_orders=value, new_checkout=value)))
     assert config.faults.drop_orders is expected
     assert config.features["new_checkout"] is expected
+
+
+def test_template_renders_order_drop_rate() -> None:
+    config = parse_config(tomllib.loads(render(order_drop_rate=0.3)))
+    assert config.faults == FaultConfig(order_drop_rate=0.3)
+    config = parse_config(tomllib.loads(render(order_drop_rate="0.25", drop_orders="true")))
+    assert config.faults == FaultConfig(drop_orders=True, order_drop_rate=0.25)
 
 
 def test_template_without_variables_renders_the_defaults() -> None:
