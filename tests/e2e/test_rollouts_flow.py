@@ -42,7 +42,7 @@ def quick(text: str) -> str:
     text = text.replace(
         "    interval: 5s\n    min_samples: 200\n", "    interval: 1s\n    min_samples: 30\n"
     )
-    text = text.replace("  finalize_delay: 30s", "  finalize_delay: 20s")
+    text = text.replace("  finalize_delay: 30s", "  finalize_delay: 8s")
     text = text.replace("    scale_down_delay: 10m", "    scale_down_delay: 2s")
     return text
 
