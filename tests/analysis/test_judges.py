@@ -43,7 +43,7 @@ def test_the_shop_examples_metrics_get_their_judges() -> None:
     [orders] = judges["orders"]
     assert orders == SequentialJudge(
         Metric("orders", MetricKind.BUSINESS, counter="shop_orders_total"),
-        max_decrease=0.3,
+        max_decrease=0.1,
         min_samples=20,
     )
 
