@@ -105,13 +105,22 @@ def health(url: str, timeout: float = 2.0) -> dict[str, Any] | None:
 
 def spawn(settings: Settings, host: str, port: int) -> subprocess.Popen[bytes]:
     """Start ``andon server`` detached from this terminal, logging to ANDON_HOME."""
+    arguments = ["server", "--host", host, "--port", str(port)]
+    return _spawn_detached(settings, arguments, settings.server_log)
+
+
+def _spawn_detached(
+    settings: Settings, arguments: list[str], log_path: Path
+) -> subprocess.Popen[bytes]:
+    """``andon ARGUMENTS`` in a session of its own, its output appended to ``log_path``
+    after a line saying when it started."""
     settings.home.mkdir(parents=True, exist_ok=True)
     env = {**os.environ, "ANDON_HOME": str(settings.home)}
-    with open(settings.server_log, "ab") as log:
+    with open(log_path, "ab") as log:
         log.write(f"--- andon start {datetime.now(UTC).isoformat()} ---\n".encode())
         log.flush()
         return subprocess.Popen(
-            [sys.executable, "-m", "andon", "server", "--host", host, "--port", str(port)],
+            [sys.executable, "-m", "andon", *arguments],
             stdin=subprocess.DEVNULL,
             stdout=log,
             stderr=subprocess.STDOUT,
@@ -253,22 +262,8 @@ def agent_health(record: AgentRecord, timeout: float = 2.0) -> dict[str, Any] | 
 
 def spawn_agent(settings: Settings, port: int) -> subprocess.Popen[bytes]:
     """Start ``andon agent`` detached from this terminal, logging to ANDON_HOME."""
-    settings.home.mkdir(parents=True, exist_ok=True)
-    env = {**os.environ, "ANDON_HOME": str(settings.home)}
-    with open(settings.agent_log, "ab") as log:
-        log.write(f"--- andon start {datetime.now(UTC).isoformat()} ---\n".encode())
-        log.flush()
-        command = [sys.executable, "-m", "andon", "agent"]
-        command += ["--admin-port", str(port), "--state", str(settings.agent_dir)]
-        return subprocess.Popen(
-            command,
-            stdin=subprocess.DEVNULL,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-            env=env,
-            close_fds=True,
-        )
+    arguments = ["agent", "--admin-port", str(port), "--state", str(settings.agent_dir)]
+    return _spawn_detached(settings, arguments, settings.agent_log)
 
 
 def await_agent(
