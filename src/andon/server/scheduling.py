@@ -215,13 +215,16 @@ class PipelineScheduler:
 
     async def _run_forever(self) -> None:
         while True:
+            # Cleared before the tick, not after the wait: a wake-up that comes while the
+            # tick runs, or between the wait ending and this line (a pipeline task ending
+            # a moment after the wake that found it still running), is kept for the next.
+            self._wake.clear()
             try:
                 await self.tick()
             except Exception:
                 log.exception("the scheduler's tick failed; trying again at the next one")
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout=self.settings.poll_interval)
-            self._wake.clear()
 
     async def tick(self) -> None:
         """Poll every project's trunk once, start what is queued, then run the periodic
