@@ -614,6 +614,65 @@ def test_blue_green_judges_green_against_blues_recorded_baseline_after_the_switc
     world.run(scenario)
 
 
+BAKED_RECREATE = """
+release:
+  strategy: recreate
+  bake: 30s
+  analysis:
+    interval: 1s
+    min_samples: 200
+    metrics:
+      - {name: errors, provider: router, query: error_rate, baseline: {max_increase: 100%}}
+"""
+"""Recreate whose bake judges the new version against what the old one served before."""
+
+
+def test_a_recreate_bake_judges_against_the_old_versions_record_and_starts_it_again(
+    world: World,
+) -> None:
+    """The old version stops at once, so the rollout has no window of it to compare
+    with: the bake compares with all the router had counted of it when the rollout
+    began, and a failure starts it again before traffic returns to it."""
+
+    async def scenario(api: httpx.AsyncClient) -> None:
+        await world.up("test")
+        old = {"2xx": 4_980, "5xx": 20}  # 0.4% errors before the rollout
+        world.fake.count_traffic("tiny.test", {"versions": {world.first.label: {"requests": old}}})
+        new = world.release(release=BAKED_RECREATE)
+        rollout = await world.deploy(api, "test", new)
+        served = {"2xx": 0, "5xx": 0}
+
+        def serve(record: RolloutRecord) -> bool:
+            # The new version, once it takes traffic, fails 4% of 100 requests a tick.
+            if weights_of(world.routing("test"), new) == 100:
+                served["2xx"] += 96
+                served["5xx"] += 4
+            world.fake.count_traffic(
+                "tiny.test",
+                {
+                    "versions": {
+                        world.first.label: {"requests": old},
+                        new.label: {"requests": dict(served)},
+                    }
+                },
+            )
+            return record.status.finished
+
+        ended = await world.tick_until(rollout["id"], serve, step=1)
+
+        assert ended.status is RolloutStatus.ROLLED_BACK, ended.message
+        sentences = " ".join(d["sentence"] for d in ended.state["rollout"]["decisions"])
+        assert f"{new.commit} bakes for 30s" in sentences
+        assert f"compared with {world.first.label}'s recorded baseline of 5,000 requests" in (
+            sentences
+        )
+        assert f"starting 1 instance of {world.first.commit}" in sentences
+        assert weights_of(world.routing("test"), world.first) == 100
+        assert list(await world.instances("test")) == [f"tiny.test.web-1.{world.first.label}"]
+
+    world.run(scenario)
+
+
 # -- each strategy, good ----------------------------------------------------------------------
 
 

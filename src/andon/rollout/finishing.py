@@ -22,17 +22,25 @@ def promote_fully(tick: Tick, strategy: RolloutStrategy, sentence: str) -> None:
 
 def enter_finalizing(tick: Tick, strategy: RolloutStrategy) -> None:
     """Keep the old version warm for the strategy's delay, analysing in the background
-    when the strategy does; finish at once when no old instance runs or no delay."""
+    when the strategy does; finish at once when there is no old version or no delay.
+    A recreate rollout's old version is stopped already: its delay (the bake) is all
+    analysis, and a failure starts the old version again."""
     state, plan = tick.state, tick.plan
     delay = strategy.warm_period(plan)
-    if state.stable is None or state.stable_target == 0 or not delay:
+    if state.stable is None or not delay:
         finish(tick)
         return
     tick.enter(Phase.FINALIZING, deadline=tick.now + delay)
-    tick.log(
-        DecisionKind.PROGRESSED,
-        f"{state.stable} stays warm for {lasting(delay)}, until {when(tick.state.deadline)}",
-    )
+    if state.stable_target == 0:
+        tick.log(
+            DecisionKind.PROGRESSED,
+            f"{state.canary} bakes for {lasting(delay)}, until {when(tick.state.deadline)}",
+        )
+    else:
+        tick.log(
+            DecisionKind.PROGRESSED,
+            f"{state.stable} stays warm for {lasting(delay)}, until {when(tick.state.deadline)}",
+        )
     metrics = strategy.background_metrics(plan)
     if metrics:
         start_analysis(tick, metrics, delay, step_index=None)

@@ -98,6 +98,8 @@ class RolloutPlan:
     """Blue-green: how long blue stays warm after the switch."""
     finalize_delay: timedelta = timedelta(seconds=30)
     """How long the old version keeps running once all traffic has left it."""
+    bake: timedelta = timedelta(0)
+    """Recreate, rolling: how long the analysis goes on after the last switch."""
     migrations: bool = True
     """Whether andon.yaml declares migrations to run."""
     smoke: bool = True
@@ -132,6 +134,7 @@ class RolloutPlan:
             "auto_promote": self.auto_promote,
             "scale_down_delay": seconds(self.scale_down_delay),
             "finalize_delay": seconds(self.finalize_delay),
+            "bake": seconds(self.bake),
             "migrations": self.migrations,
             "smoke": self.smoke,
             "rollback_safe": self.rollback_safe,
@@ -153,6 +156,7 @@ class RolloutPlan:
             "batch_wait",
             "scale_down_delay",
             "finalize_delay",
+            "bake",
             "ready_timeout",
             "migration_timeout",
             "smoke_timeout",
@@ -214,6 +218,7 @@ def plan_rollout(
         auto_promote=release.blue_green.auto_promote,
         scale_down_delay=release.blue_green.scale_down_delay,
         finalize_delay=release.finalize_delay,
+        bake=release.bake,
         migrations=migrations is not None,
         smoke=smoke,
         rollback_safe=migrations is None or (migrations.compatible and not breaking),

@@ -25,12 +25,13 @@ class RecreateStrategy:
         return True
 
     def warm_period(self, plan: RolloutPlan) -> timedelta:
-        """None: the old version is stopped already."""
-        return timedelta(0)
+        """The ``bake``, when there are metrics to judge in it; the old version is
+        stopped already, so a failure starts it again."""
+        return plan.bake if plan.metrics else timedelta(0)
 
     def background_metrics(self, plan: RolloutPlan) -> tuple[str, ...]:
-        """None."""
-        return ()
+        """Every declared metric, judged against the old version's recorded baseline."""
+        return plan.metrics
 
     def progress(self, tick: Tick) -> bool:
         """All traffic to the new version."""

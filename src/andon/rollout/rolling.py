@@ -32,12 +32,13 @@ class RollingStrategy:
         return False
 
     def warm_period(self, plan: RolloutPlan) -> timedelta:
-        """None: the old instances stop as their replacements take over."""
-        return timedelta(0)
+        """The ``bake``, when there are metrics to judge in it: the last batch's old
+        instances stay warm meanwhile (the others stopped as they were replaced)."""
+        return plan.bake if plan.metrics else timedelta(0)
 
     def background_metrics(self, plan: RolloutPlan) -> tuple[str, ...]:
-        """None."""
-        return ()
+        """Every declared metric, judged against the old version's recorded baseline."""
+        return plan.metrics
 
     def progress(self, tick: Tick) -> bool:
         """Finish the batch under way, or start the next once the wait is over."""

@@ -5,9 +5,11 @@ commands) about the canary and the stable version, and hands the run's verdict t
 rollout engine once it is final.
 
 When no stable version serves beside the new one during a run (blue-green after its
-switch), the run compares the new version with the old one's *recorded baseline*: what
-the old version did from the rollout's start (:meth:`AnalysisDriver.note_baseline`) to
-the run's start.
+switch, the bake of a rolling or recreate rollout), the run compares the new version with
+the old one's *recorded baseline*: what the old version did from the rollout's start
+(:meth:`AnalysisDriver.note_baseline`) to the run's start, or, when that is too little to
+judge by (a recreate rollout stops the old version at once), all the router had counted
+of it when the rollout started.
 
 The rollout controller (:mod:`andon.server.rolling_out`) is the only caller; the run's
 state is plain data that the controller keeps in the rollout's record, so a restarted
@@ -60,7 +62,9 @@ class AnalysisDriver:
             # The old version takes no requests any more: comparing with its empty
             # windows could never tell; compare with what it did before the switch.
             stable = None
-            baseline = _baseline(document.baseline, observed, subject.stable, now.timestamp())
+            baseline = _baseline(
+                document.baseline, observed, subject.stable, now.timestamp(), analysis.min_samples
+            )
         state = begin_run(
             action.run,
             subject.canary,
@@ -153,20 +157,29 @@ def _sample(observed: Observed, version: str | None, at: float) -> VersionSample
 
 
 def _baseline(
-    noted: dict[str, Any] | None, observed: Observed, version: str | None, now: float
+    noted: dict[str, Any] | None,
+    observed: Observed,
+    version: str | None,
+    now: float,
+    enough: int,
 ) -> VersionSample | None:
-    """What ``version`` did from the noted start to ``now``; None when nothing was
-    noted or it served no request (the run then judges by thresholds only)."""
-    end = _sample(observed, version, now)
-    if noted is None or end is None:
+    """What ``version`` did from the noted start to ``now``; when that is fewer than
+    ``enough`` requests, all it had served at the noted start, if that is more. None
+    when nothing was noted or it served no request (the run then judges by thresholds
+    only)."""
+    if noted is None:
         return None
-    start = noted.get("start")
-    if start is None:
+    start = None if noted.get("start") is None else VersionSample.from_dict(noted["start"])
+    end = _sample(observed, version, now)
+    found = None
+    if end is not None:
         # The router had not seen it at the start: all it served, it served since.
-        found = replace(end, since=float(noted["at"]))
-    else:
-        found = window(VersionSample.from_dict(start), end)
-    return found if found.requests > 0 else None
+        found = replace(end, since=float(noted["at"])) if start is None else window(start, end)
+    if start is not None and (found is None or found.requests < min(enough, start.requests)):
+        # Stopped at once (recreate), or gone from the router since: the record of what
+        # it served before the rollout began is the better baseline.
+        found = start
+    return found if found is not None and found.requests > 0 else None
 
 
 def _subject(run: int, canary: str, stable: str | None) -> Subject:

@@ -435,3 +435,7 @@ class ReleaseSpec(SpecModel):
     """Settings of the blue-green strategy."""
     finalize_delay: Duration = timedelta(seconds=30)
     """How long the old version keeps running after all traffic has left it."""
+    bake: Duration = timedelta(0)
+    """Recreate and rolling: how long the analysis goes on once all traffic is on the new
+    version, comparing it with the previous release's recorded baseline; a failure
+    starts the old version again and rolls back. Off (``0s``) unless set."""
