@@ -36,6 +36,7 @@ from andon.analysis.samples import (
     window,
 )
 from andon.analysis.sequential import SequentialJudge, SequentialState
+from andon.analysis.summaries import summarize_run
 from andon.analysis.threshold import ThresholdJudge
 from andon.analysis.verdicts import Judge, Look, Outcome, Scalar, Verdict
 
@@ -71,6 +72,7 @@ __all__ = [
     "read_counters",
     "samples_from_snapshot",
     "sources_of",
+    "summarize_run",
     "take_look",
     "window",
 ]

@@ -238,6 +238,40 @@ def _watch(api: ApiClient, path: str, *, quiet: bool) -> dict[str, Any]:
     return rollout
 
 
+def _instances(instances: dict[str, Any]) -> list[str]:
+    """``canary 2d9f0c1a7b3e: 2 ready, 1 failed (exit 3)`` per role."""
+    shown = []
+    for role, seen in instances.items():
+        text = f"{role} {str(seen['version'])[:12]}: {seen['ready']} ready"
+        if seen.get("failed"):
+            text += f", {seen['failed']} failed"
+            if seen.get("message"):
+                text += f" ({seen['message']})"
+        shown.append(text)
+    return shown
+
+
+def _metrics_table(metrics: list[dict[str, Any]]) -> Table:
+    """Canary against stable (or the recorded baseline), per metric, with the judges'
+    latest word."""
+    table = Table("metric", "canary", "stable / baseline", "judged", box=None)
+    for row in metrics:
+        versions = row["versions"]
+        other = versions.get("stable") or versions.get("baseline")
+        judged = "; ".join(
+            f"{verdict['outcome']}: {verdict['sentence']}" for verdict in row["verdicts"].values()
+        )
+        if row.get("skipped"):
+            judged = judged or "not judged: no baseline recorded"
+        table.add_row(
+            row["metric"] + (f" ({row['final']})" if row.get("final") else ""),
+            versions["canary"]["text"] if "canary" in versions else "—",
+            other["text"] if other else "—",
+            judged or "waiting for traffic",
+        )
+    return table
+
+
 def _headline(rollout: dict[str, Any]) -> str:
     old = (rollout["from_version"] or "nothing")[:12]
     return (
@@ -274,6 +308,12 @@ def _render(rollout: dict[str, Any]) -> Group:
             detail = step.get("percent") or step.get("duration") or step.get("header") or ""
             marks.append(f"{mark} {step['kind']} {detail}".rstrip())
         parts.append(Text("steps: " + "  ".join(marks)))
+    instances = rollout.get("instances") or {}
+    if instances:
+        parts.append(Text("instances: " + "; ".join(_instances(instances))))
+    metrics = rollout.get("metrics") or []
+    if metrics:
+        parts.append(_metrics_table(metrics))
     verdict = rollout.get("verdict")
     if verdict:
         parts.append(Text(f"analysis: {verdict['outcome']} — {verdict['sentence']}"))

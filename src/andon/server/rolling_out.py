@@ -218,6 +218,14 @@ class RolloutController:
                 now = self.clock()
                 canary = await deployment.report(document.state.canary)
                 stable = await deployment.report(document.state.stable)
+                document.seen = {
+                    role: {"version": version, **_seen(report)}
+                    for role, version, report in (
+                        ("canary", document.state.canary, canary),
+                        ("stable", document.state.stable, stable),
+                    )
+                    if version is not None
+                }
                 await self.analysis.note_baseline(document, deployment, now)
                 await self._look(record, document, deployment, now)
                 decision = decide_rollout(
@@ -495,3 +503,7 @@ class RolloutController:
 
 def _report(report: Any) -> InstanceReport:
     return InstanceReport(report.ready, report.failed, report.message)
+
+
+def _seen(report: Any) -> dict[str, Any]:
+    return {"ready": report.ready, "failed": report.failed, "message": report.message}

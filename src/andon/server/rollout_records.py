@@ -83,6 +83,9 @@ class RolloutDocument:
         self.analysis: dict[str, Any] | None = data.get("analysis")
         self.verdict: dict[str, Any] | None = data.get("verdict")
         self.baseline: dict[str, Any] | None = data.get("baseline")
+        self.seen: dict[str, Any] = dict(data.get("seen", {}))
+        """Each version's instances at the last tick (ready, failed, what the first
+        failed one said), by role (canary, stable), for people watching."""
         self.rebased: dict[str, Any] | None = data.get("rebased")
         """The release a queued rollout went over when its turn came, when the
         environment no longer ran the one it was queued over (see :func:`old_release`)."""
@@ -103,6 +106,7 @@ class RolloutDocument:
             "analysis": self.analysis,
             "verdict": self.verdict,
             "baseline": self.baseline,
+            "seen": self.seen,
             "rebased": self.rebased,
         }
 

@@ -17,6 +17,7 @@ from typing import Any
 from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, Field
 
+from andon.analysis import summarize_run
 from andon.errors import NotFoundError
 from andon.rollout import CommandKind, RolloutState
 from andon.server.deploys import DeployRequest, Deploys
@@ -59,7 +60,8 @@ def _store(request: Request) -> Store:
 
 def rollout_view(record: RolloutRecord) -> dict[str, Any]:
     """A rollout for the API: its record without the engine's internals, and the engine's
-    state as people read it (phase, step, traffic, pause, analysis, decisions)."""
+    state as people read it (phase, step, traffic, instances, pause, analysis and each
+    metric's figures per version, decisions)."""
     data = record.to_dict()
     # A rollout that waited in the queue goes over what ran when its turn came.
     data["from_version"], data["from_artifact"], data["commits"] = old_release(record)
@@ -74,6 +76,8 @@ def rollout_view(record: RolloutRecord) -> dict[str, Any]:
     data["traffic"] = state.traffic.to_dict()
     data["pause"] = state.pause.to_dict() if state.pause is not None else None
     data["analysis"] = document.get("analysis")
+    data["metrics"] = summarize_run(data["analysis"]) if data["analysis"] else []
+    data["instances"] = document.get("seen", {})
     data["verdict"] = document.get("verdict")
     data["decisions"] = [decision.to_dict() for decision in state.decisions]
     data["pending_commands"] = document.get("commands", [])
