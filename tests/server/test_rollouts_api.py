@@ -999,3 +999,43 @@ def test_the_api_shows_a_rollout_its_history_and_refuses_in_sentences(world: Wor
         assert "has aborted already" in error(again, 409)
 
     world.run(scenario)
+
+
+# -- auto-deploy --------------------------------------------------------------------------------
+
+
+def test_a_green_trunk_commit_is_deployed_by_itself_where_andon_yaml_asks_once(
+    world: World,
+) -> None:
+    """``auto_deploy: true`` on test, not on staging: the green commit goes to test
+    alone, once; a rolled-back or refused commit is not tried again, and a red trunk
+    (the line stopped) deploys nothing, not even the last green commit."""
+
+    def auto(text: str) -> str:
+        # staging copies test's keys (``from: test``); it says it does not want this one.
+        return text.replace("  test: {}", "  test: {auto_deploy: true}").replace(
+            "staging: {from: test,", "staging: {from: test, auto_deploy: false,"
+        )
+
+    async def scenario(api: httpx.AsyncClient) -> None:
+        await world.up("test")
+        await world.up("staging")
+        deployer = world.app.state.auto_deployer
+        new = world.release(release=QUICK.format(strategy="rolling"), spec=auto)
+
+        started = await deployer.tick(world.clock())
+
+        assert [(r.environment, r.to_version, r.created_by) for r in started] == [
+            ("test", new.commit, "auto-deploy")
+        ]
+        assert await deployer.tick(world.clock()) == []  # once per commit
+        aborted = await api.post(f"{ENVIRONMENTS}/test/rollout/abort", json={"by": "bob"})
+        assert aborted.status_code == 200, aborted.text
+        await world.tick_until(started[0].id, finished)
+        assert await deployer.tick(world.clock()) == []  # not again after going back
+
+        world.release(release=QUICK.format(strategy="rolling"), spec=auto)
+        world.release(release=QUICK.format(strategy="rolling"), spec=auto, green=False)
+        assert await deployer.tick(world.clock()) == []  # the line is stopped
+
+    world.run(scenario)

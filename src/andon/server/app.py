@@ -29,6 +29,7 @@ from andon.server.api import (
     secrets,
     tests,
 )
+from andon.server.auto_deploying import AutoDeployer
 from andon.server.deploys import Deploys
 from andon.server.drift_checking import DriftChecker
 from andon.server.notifying import Notifier
@@ -65,9 +66,12 @@ def create_app(
     operations = EnvironmentOperations()
     reaper = EnvironmentReaper(store, lifecycle, operations)
     drift = DriftChecker(store, lifecycle, operations, interval=settings.drift_interval)
-    scheduler = PipelineScheduler(store, settings, runner, periodic=[reaper.tick, drift.tick])
     rollouts_controller = RolloutController(store, lifecycle)
     deploys = Deploys(store, lifecycle, rollouts_controller)
+    auto_deployer = AutoDeployer(store, deploys)
+    scheduler = PipelineScheduler(
+        store, settings, runner, periodic=[reaper.tick, drift.tick, auto_deployer.tick]
+    )
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -104,6 +108,7 @@ def create_app(
     app.state.drift_checker = drift
     app.state.rollouts = rollouts_controller
     app.state.deploys = deploys
+    app.state.auto_deployer = auto_deployer
     for module in (
         health,
         projects,
