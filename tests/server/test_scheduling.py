@@ -5,6 +5,7 @@ runner (jobs as real processes)."""
 from __future__ import annotations
 
 import asyncio
+import logging
 import threading
 import time
 from collections.abc import Callable, Coroutine, Iterator
@@ -248,20 +249,55 @@ class TestCancel:
         assert store.pipelines.get(pipeline.id).status is PipelineStatus.SUCCESS
 
 
-async def wait_until(condition: Callable[[], bool], *, timeout: float = 60.0) -> None:
-    """Let the loop run until ``condition`` holds; fail after ``timeout`` seconds."""
+async def wait_until(
+    condition: Callable[[], bool], *, timeout: float = 30.0, store: Store | None = None
+) -> None:
+    """Let the loop run until ``condition`` holds; fail after ``timeout`` seconds, saying
+    where each pipeline of ``store`` and its jobs stand and what the scheduler logged."""
     deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"still waiting after {timeout}s for {condition}")
-        await asyncio.sleep(0.05)
+    records = _Recorded()
+    logging.getLogger("andon").addHandler(records)
+    try:
+        while not condition():
+            if time.monotonic() > deadline:
+                raise AssertionError(
+                    f"still waiting after {timeout}s for {condition}; {_where(store)}; "
+                    f"logged: {records.lines or 'nothing'}"
+                )
+            await asyncio.sleep(0.05)
+    finally:
+        logging.getLogger("andon").removeHandler(records)
+
+
+class _Recorded(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.lines: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.lines.append(f"{record.name}: {record.getMessage()}")
+
+
+def _where(store: Store | None) -> str:
+    if store is None:
+        return "no store to describe"
+    described = []
+    for pipeline in store.pipelines.list(limit=20):
+        jobs = ", ".join(
+            f"{job.name} {job.status.value}" for job in store.jobs.list_for_pipeline(pipeline.id)
+        )
+        described.append(
+            f"#{pipeline.id} {pipeline.status.value} ({pipeline.error or 'no error'}; "
+            f"jobs: {jobs or 'none'})"
+        )
+    return "pipelines: " + ("; ".join(described) or "none")
 
 
 def finished(store: Store, *ids: int) -> Callable[[], bool]:
     return lambda: all(store.pipelines.get(i).status.finished for i in ids)
 
 
-def run_in_debug_loop(scenario: Callable[[], Coroutine[Any, Any, T]], timeout: float = 120) -> T:
+def run_in_debug_loop(scenario: Callable[[], Coroutine[Any, Any, T]], timeout: float = 110) -> T:
     """Run ``scenario`` in an event loop in debug mode, which raises on any call into the
     loop from a thread other than its own; fail, rather than hang, if the loop never ends
     (a task waiting on an event set from another thread may never wake)."""
@@ -295,9 +331,9 @@ class TestRunning:
             scheduler.dispatch()
             scheduler.dispatch()
             assert store.pipelines.get(newer.id).status is PipelineStatus.QUEUED
-            await wait_until(finished(store, older.id))
+            await wait_until(finished(store, older.id), store=store)
             scheduler.dispatch()
-            await wait_until(finished(store, newer.id))
+            await wait_until(finished(store, newer.id), store=store)
 
         asyncio.run(scenario())
 
@@ -338,16 +374,16 @@ class TestRunning:
         async def scenario() -> None:
             scheduler.start()
             try:
-                await wait_until(lambda: bool(store.pipelines.list(project="svc")))
+                await wait_until(lambda: bool(store.pipelines.list(project="svc")), store=store)
                 (first,) = store.pipelines.list(project="svc")
-                await wait_until(finished(store, first.id))
+                await wait_until(finished(store, first.id), store=store)
                 # The scheduler now sleeps until woken or a minute has passed.
                 await asyncio.sleep(0.2)
                 again = await asyncio.to_thread(
                     scheduler.queue, project, project.commit, branch="main", trigger="manual"
                 )
                 # Well within the minute the next poll would take, even on a loaded machine.
-                await wait_until(finished(store, again.id), timeout=45)
+                await wait_until(finished(store, again.id), store=store)
             finally:
                 await scheduler.stop()
 
