@@ -11,7 +11,6 @@ import json
 import os
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -19,7 +18,6 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-import uvicorn
 
 from andon.artifacts import LocalArtifactStore, build_artifact
 from andon.environments import EnvironmentLifecycle
@@ -29,7 +27,7 @@ from andon.server.deploys import DeployRequest
 from andon.server.rolling_out import RolloutController
 from andon.spec import load_spec
 from andon.store import EnvironmentStatus, PipelineStatus, RolloutStatus
-from andon.testing import git
+from andon.testing import git, serve
 
 
 @dataclass(frozen=True)
@@ -113,20 +111,8 @@ def deployed(tiny_service: Any, tmp_path: Any, port: int) -> Iterator[Deployed]:
         return int(record.id)
 
     rollout_id = asyncio.run(roll_out())
-    server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", log_config=None)
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    limit = time.monotonic() + 10
-    while not server.started:
-        assert thread.is_alive() and time.monotonic() < limit, "the server did not start"
-        time.sleep(0.01)
-    try:
-        yield Deployed(f"http://127.0.0.1:{port}", rollout_id, tiny_service.commit, new, artifact)
-    finally:
-        server.should_exit = True
-        thread.join(10)
+    with serve(app, port) as url:
+        yield Deployed(url, rollout_id, tiny_service.commit, new, artifact)
 
 
 def andon(deployed: Deployed, *args: str) -> subprocess.CompletedProcess[str]:

@@ -19,6 +19,7 @@ from andon.cli import (
     artifacts,
     control_plane,
     environments,
+    flags,
     hooks,
     line,
     logs,
@@ -76,6 +77,7 @@ app.add_typer(environments.app, name="env")
 app.add_typer(secrets.app, name="secret")
 app.command()(rollouts.deploy)
 app.add_typer(rollouts.app, name="rollout")
+app.add_typer(flags.app, name="flags")
 app.command()(logs.logs)
 
 

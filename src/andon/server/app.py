@@ -6,6 +6,7 @@ fits it, so that clients (the CLI first) can show one line and act on the code.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -16,29 +17,34 @@ from fastapi import FastAPI, Request, Response
 from andon import __version__
 from andon.api_errors import install_error_handlers
 from andon.environments import EnvironmentLifecycle
+from andon.errors import AndonError
 from andon.pipeline import PipelineRunner
 from andon.server.api import (
     artifacts,
     environments,
+    flags,
     health,
     hooks,
     line,
+    ofrep,
     pipelines,
     projects,
     rollouts,
+    sdk,
     secrets,
     tests,
 )
 from andon.server.auto_deploying import AutoDeployer
 from andon.server.deploys import Deploys
 from andon.server.drift_checking import DriftChecker
+from andon.server.flagging import FlagService
 from andon.server.notifying import Notifier
 from andon.server.operations import EnvironmentOperations
 from andon.server.reaping import EnvironmentReaper
 from andon.server.rolling_out import RolloutController
 from andon.server.scheduling import PipelineScheduler
 from andon.settings import Settings
-from andon.store import Store
+from andon.store import EnvironmentRecord, Store
 
 access_log = logging.getLogger("andon.server.access")
 error_log = logging.getLogger("andon.server")
@@ -63,10 +69,11 @@ def create_app(
         store, settings, concurrency=settings.concurrency, on_line_change=notifier.line_changed
     )
     lifecycle = lifecycle or EnvironmentLifecycle(store, settings)
-    operations = EnvironmentOperations()
+    flag_service = FlagService(store)
+    operations = EnvironmentOperations(on_ready=_flag_declarer(lifecycle, flag_service))
     reaper = EnvironmentReaper(store, lifecycle, operations)
     drift = DriftChecker(store, lifecycle, operations, interval=settings.drift_interval)
-    rollouts_controller = RolloutController(store, lifecycle)
+    rollouts_controller = RolloutController(store, lifecycle, flags=flag_service)
     deploys = Deploys(store, lifecycle, rollouts_controller)
     auto_deployer = AutoDeployer(store, deploys)
     scheduler = PipelineScheduler(
@@ -82,6 +89,7 @@ def create_app(
         try:
             yield
         finally:
+            flag_service.streams.close()
             await rollouts_controller.stop()
             await scheduler.stop()
             await operations.close()
@@ -109,6 +117,10 @@ def create_app(
     app.state.rollouts = rollouts_controller
     app.state.deploys = deploys
     app.state.auto_deployer = auto_deployer
+    app.state.flags = flag_service
+    # The server runner calls it before waiting for open connections: SDK streams would
+    # otherwise hold a stopping server forever.
+    app.state.close_streams = flag_service.streams.close
     for module in (
         health,
         projects,
@@ -120,8 +132,11 @@ def create_app(
         environments,
         rollouts,
         secrets,
+        flags,
+        sdk,
     ):
         app.include_router(module.router, prefix="/api/v1")
+    app.include_router(ofrep.router)
     install_error_handlers(
         app,
         who="server",
@@ -130,6 +145,25 @@ def create_app(
     )
     app.middleware("http")(_log_request)
     return app
+
+
+def _flag_declarer(
+    lifecycle: EnvironmentLifecycle, flags: FlagService
+) -> Callable[[EnvironmentRecord], Awaitable[None]]:
+    """What a new environment does once ready: take the flags its release's andon.yaml
+    declares. Flags that cannot be applied are logged; the environment is up all the same."""
+
+    async def declare(record: EnvironmentRecord) -> None:
+        try:
+            order = await asyncio.to_thread(lifecycle.order_of, record)
+            actor = f"deploy of {(record.version or '')[:12]}"
+            await asyncio.to_thread(
+                flags.apply_declared, record.project, record.name, order.spec.flags, actor
+            )
+        except AndonError as exc:
+            error_log.warning("the flags of %s were not applied: %s", record.name, exc.message)
+
+    return declare
 
 
 async def _log_request(

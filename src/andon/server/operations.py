@@ -29,6 +29,10 @@ Work = Callable[[Callable[[StepEvent], None]], Awaitable[object]]
 """An operation's work, given the callback to tell of its steps; it answers the
 environment's record when it is done."""
 
+ReadyHook = Callable[[EnvironmentRecord], Awaitable[None]]
+"""Called with an environment's record when an ``up`` or ``recreate`` leaves it ready
+(the app applies the flags its andon.yaml declares)."""
+
 KEPT = 5
 """Operations kept per environment: the running one and those before it."""
 
@@ -78,9 +82,10 @@ class Operation:
 class EnvironmentOperations:
     """The operations running or run last, by project and environment."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, on_ready: ReadyHook | None = None) -> None:
         self._operations: dict[tuple[str, str], deque[Operation]] = {}
         self._ids = itertools.count(1)
+        self._on_ready = on_ready
 
     def busy(self, project: str, name: str) -> bool:
         """Whether an operation on the environment is running."""
@@ -125,14 +130,15 @@ class EnvironmentOperations:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
 
-    @staticmethod
-    async def _run(operation: Operation, work: Work) -> None:
+    async def _run(self, operation: Operation, work: Work) -> None:
         try:
             outcome = await work(operation.record)
             if isinstance(outcome, EnvironmentRecord):
                 operation.result = outcome.status.value
                 if outcome.status is EnvironmentStatus.FAILED:
                     operation.error = outcome.message
+                elif outcome.status is EnvironmentStatus.READY and self._on_ready is not None:
+                    await self._on_ready(outcome)
         except asyncio.CancelledError:
             raise
         except AndonError as exc:

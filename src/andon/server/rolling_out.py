@@ -56,6 +56,7 @@ from andon.rollout import (
     decide_rollout,
 )
 from andon.server.analysing import AnalysisDriver
+from andon.server.flagging import FlagService
 from andon.server.rollout_records import (
     RolloutDocument,
     carried_commits,
@@ -87,8 +88,11 @@ class RolloutController:
         *,
         clock: Callable[[], datetime] | None = None,
         interval: float = 1.0,
+        flags: FlagService | None = None,
     ) -> None:
         self.store = store
+        # Applies the flags a release declares when its rollout succeeds.
+        self.flags = flags
         self.lifecycle = lifecycle
         self.settings = lifecycle.settings
         # The deploys check commands and begin rollouts on the lifecycle's clock: the
@@ -440,6 +444,26 @@ class RolloutController:
                 status=EnvironmentStatus.READY,
                 config_checksums=deployment.checksums[record.to_version],
                 message=f"running {record.to_version[:12]} since rollout #{record.id}",
+            )
+            if self.flags is not None:
+                await self._declare_flags(record, deployment)
+
+    async def _declare_flags(self, record: RolloutRecord, deployment: ReleaseDeployment) -> None:
+        """Apply the flags the new release's andon.yaml declares. A flag set that cannot
+        take them is logged: the release runs, and the rollout has succeeded."""
+        assert self.flags is not None
+        spec = deployment.order(record.to_version).spec.flags
+        actor = f"deploy of {record.to_version[:12]} (rollout #{record.id})"
+        try:
+            await asyncio.to_thread(
+                self.flags.apply_declared, record.project, record.environment, spec, actor
+            )
+        except AndonError as exc:
+            log.warning(
+                "the flags of rollout %d were not applied to %s: %s",
+                record.id,
+                record.environment,
+                exc.message,
             )
 
     # -- helpers ---------------------------------------------------------------------------

@@ -44,6 +44,18 @@ def bind(host: str, port: int) -> socket.socket:
     return sock
 
 
+class Server(uvicorn.Server):
+    """uvicorn's server, which first ends the app's long-lived streams when it stops:
+    uvicorn waits for every open response before the app's shutdown runs, and an SDK's
+    flag stream never ends by itself."""
+
+    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        close_streams = getattr(getattr(self.config.app, "state", None), "close_streams", None)
+        if callable(close_streams):
+            close_streams()
+        await super().shutdown(sockets)
+
+
 def serve(settings: Settings, host: str, port: int) -> None:
     """Serve the API until SIGINT or SIGTERM."""
     logging.basicConfig(level=logging.INFO, format=LOG_FORMAT, stream=sys.stderr)
@@ -64,6 +76,6 @@ def serve(settings: Settings, host: str, port: int) -> None:
             sock.getsockname()[1],
             store.url,
         )
-        uvicorn.Server(config).run(sockets=[sock])
+        Server(config).run(sockets=[sock])
     finally:
         store.close()

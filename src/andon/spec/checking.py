@@ -16,6 +16,7 @@ from typing import Any
 from andon.spec._base import JOB_NAME_PATTERN, NAME_PATTERN
 from andon.spec._reading import LocatedDocument
 from andon.spec._units import parse_percent
+from andon.spec.flag_guards import reference_problems
 from andon.spec.flags import variant_problems
 from andon.spec.problems import DataPath, Problem, did_you_mean
 
@@ -276,6 +277,9 @@ def _check_flags(doc: LocatedDocument) -> list[Problem]:
                         "rules are declared in flags.$evaluators",
                     )
                 )
+    for path, message in reference_problems(_mapping(doc.data, "flags")):
+        # An unknown flag is reported on its key; a wrong variant on the value naming it.
+        problems.append(doc.problem(("flags", *path), message, key=len(path) == 2))
     return problems
 
 

@@ -1,7 +1,9 @@
 """Feature flags (``flags``) in the flagd flag-definition format, written as YAML.
 
 The section is a flagd document as it stands (``flags``, ``$evaluators``, ``metadata``),
-so that ``andon flags export`` hands flagd, or any OpenFeature tool, the same text.
+so that ``andon flags export`` hands flagd, or any OpenFeature tool, the same text; beside
+them, Andon's own ``guards`` and ``experiments`` (:mod:`andon.spec.flag_guards`), which
+:meth:`FlagSetSpec.flagd_document` leaves out.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from typing import Any
 from pydantic import Field, model_validator
 
 from andon.spec._base import SpecModel
+from andon.spec.flag_guards import ExperimentSpec, GuardSpec
 
 
 class FlagState(StrEnum):
@@ -103,3 +106,25 @@ class FlagSetSpec(SpecModel):
     """Shared JsonLogic fragments (segments) that targeting rules use through ``$ref``."""
     metadata: dict[str, str | int | float | bool] = {}
     """Facts about the whole flag set."""
+    guards: dict[str, list[GuardSpec]] = {}
+    """Andon: guards by flag key, which make a flag serve a fallback variant by itself
+    when a router metric breaches its bound (judged by the server) or a dependency stops
+    answering (judged inside each SDK)."""
+    experiments: dict[str, ExperimentSpec] = {}
+    """Andon: A/B experiments by flag key, comparing the flag's variants on a goal event."""
+
+    def flagd_document(self) -> dict[str, Any]:
+        """The flagd document alone (``flags``, ``$evaluators``, ``metadata``), as JSON
+        values: what flagd and the evaluator read. Guards and experiments are Andon's and
+        stay out."""
+        return self.model_dump(
+            mode="json", by_alias=True, exclude={"schema_", "guards", "experiments"}
+        )
+
+    def guards_document(self) -> dict[str, list[dict[str, Any]]]:
+        """The guards by flag key as JSON values, their defaults filled in."""
+        return {key: [each.to_document() for each in guards] for key, guards in self.guards.items()}
+
+    def experiments_document(self) -> dict[str, dict[str, Any]]:
+        """The experiments by flag key as JSON values."""
+        return {key: spec.model_dump(mode="json") for key, spec in self.experiments.items()}

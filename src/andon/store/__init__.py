@@ -3,7 +3,8 @@
 The server and the CLI's local commands open it with :func:`open_store` and use its
 repositories (``store.projects``, ``store.pipelines``, ``store.jobs``, ``store.artifacts``,
 ``store.line``, ``store.flaky``, ``store.environments``, ``store.secrets``, ``store.rollouts``,
-``store.deploy_events``); nothing outside this package touches SQLAlchemy.
+``store.deploy_events``, and for feature flags ``store.flags``, ``store.flag_tokens`` and
+``store.flag_events``); nothing outside this package touches SQLAlchemy.
 """
 
 from andon.store._artifacts import ArtifactRecord, ArtifactRepository
@@ -13,6 +14,16 @@ from andon.store._environments import (
     EnvironmentRecord,
     EnvironmentRepository,
     EnvironmentStatus,
+)
+from andon.store._flag_events import Conversion, Exposure, FlagClientRecord, FlagEventRepository
+from andon.store._flag_tokens import FlagTokenRecord, FlagTokenRepository
+from andon.store._flags import (
+    FlagChangeKind,
+    FlagHistoryRecord,
+    FlagSetContent,
+    FlagSetRecord,
+    FlagSetRepository,
+    NewFlagHistory,
 )
 from andon.store._flaky import FlakySummary, FlakyTestRecord, FlakyTestRepository
 from andon.store._jobs import JobRecord, JobRepository, NewJob
@@ -29,6 +40,7 @@ from andon.store._urls import redact_url
 __all__ = [
     "ArtifactRecord",
     "ArtifactRepository",
+    "Conversion",
     "DeployEventKind",
     "DeployEventRecord",
     "DeployEventRepository",
@@ -36,6 +48,16 @@ __all__ = [
     "EnvironmentRecord",
     "EnvironmentRepository",
     "EnvironmentStatus",
+    "Exposure",
+    "FlagChangeKind",
+    "FlagClientRecord",
+    "FlagEventRepository",
+    "FlagHistoryRecord",
+    "FlagSetContent",
+    "FlagSetRecord",
+    "FlagSetRepository",
+    "FlagTokenRecord",
+    "FlagTokenRepository",
     "FlakySummary",
     "FlakyTestRecord",
     "FlakyTestRepository",
@@ -45,6 +67,7 @@ __all__ = [
     "LineEventRecord",
     "LineEventRepository",
     "LineState",
+    "NewFlagHistory",
     "NewJob",
     "PipelineRecord",
     "PipelineRepository",

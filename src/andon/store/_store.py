@@ -17,6 +17,9 @@ from andon.store._deploy_events import DeployEventRepository
 from andon.store._engine import Dialect, create_store_engine, dialect_of
 from andon.store._environments import EnvironmentRepository
 from andon.store._failures import reporting_unavailability, unavailable
+from andon.store._flag_events import FlagEventRepository
+from andon.store._flag_tokens import FlagTokenRepository
+from andon.store._flags import FlagSetRepository
 from andon.store._flaky import FlakyTestRepository
 from andon.store._jobs import JobRepository
 from andon.store._line import LineEventRepository
@@ -52,6 +55,9 @@ class Store:
         self.secrets = SecretRepository(sessions, engine.url, clock)
         self.rollouts = RolloutRepository(sessions, engine.url, clock)
         self.deploy_events = DeployEventRepository(sessions, engine.url, clock)
+        self.flags = FlagSetRepository(sessions, engine.url, clock)
+        self.flag_tokens = FlagTokenRepository(sessions, engine.url, clock)
+        self.flag_events = FlagEventRepository(sessions, engine.url, clock)
 
     def schema_revision(self) -> str:
         """The Alembic revision the database is at."""

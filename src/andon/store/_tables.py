@@ -328,3 +328,120 @@ deploy_events = Table(
     Column("message", Text, nullable=False),
 )
 Index("ix_deploy_events_project_at", deploy_events.c.project, deploy_events.c.at)
+
+
+# Feature flags: one flag set per (project, environment), its version bumped by every change
+# under a compare-and-set on ``version``, so that two writers never hand out one version.
+flag_sets = Table(
+    "flag_sets",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("project", String(PROJECT_NAME_MAX_LENGTH), nullable=False),
+    Column("environment", String(ENVIRONMENT_NAME_MAX_LENGTH), nullable=False),
+    Column("version", Integer, nullable=False),
+    # The flagd document (flags, $evaluators, metadata), as SDKs and flagd read it.
+    Column("document", JSON, nullable=False),
+    # Andon's additions, by flag key: guards (lists) and experiments.
+    Column("guards", JSON, nullable=False),
+    Column("experiments", JSON, nullable=False),
+    # Per flag key, what andon.yaml declared when it was last applied (flag, guards,
+    # experiment): a running flag that differs from it was changed by hand since.
+    Column("declared", JSON, nullable=False),
+    # Per flag key, what a deploy declared but left alone because the flag was changed by
+    # hand; shown until someone sets the flag again or declares what runs.
+    Column("conflicts", JSON, nullable=False),
+    # Per flag key, the flag as it was before a kill or a guard set it aside.
+    Column("held", JSON, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    UniqueConstraint("project", "environment"),
+)
+
+# Every change of a flag set, appended and never edited: one row per flag changed.
+flag_history = Table(
+    "flag_history",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("project", String(PROJECT_NAME_MAX_LENGTH), nullable=False),
+    Column("environment", String(ENVIRONMENT_NAME_MAX_LENGTH), nullable=False),
+    # The flag set's version after the change (the same for the flags of one change).
+    Column("version", Integer, nullable=False),
+    Column("at", UTCDateTime, nullable=False),
+    Column("actor", Text, nullable=False),
+    Column("reason", Text, nullable=False),
+    # declared, set, killed, restored, guard_tripped or guard_restored.
+    Column("kind", Text, nullable=False),
+    Column("flag", Text, nullable=False),
+    # The flag (definition, guards, experiment) before and after; SQL NULL when absent.
+    Column("before", JSON(none_as_null=True), nullable=True),
+    Column("after", JSON(none_as_null=True), nullable=True),
+    Column("evidence", JSON, nullable=False),
+    sqlite_autoincrement=True,
+)
+Index(
+    "ix_flag_history_project_environment_id",
+    flag_history.c.project,
+    flag_history.c.environment,
+    flag_history.c.id,
+)
+
+# Client tokens of the flag SDKs, each bound to one environment; only the SHA-256 of a
+# token is kept, so a copy of the database reads no flags.
+flag_tokens = Table(
+    "flag_tokens",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("project", String(PROJECT_NAME_MAX_LENGTH), nullable=False),
+    Column("environment", String(ENVIRONMENT_NAME_MAX_LENGTH), nullable=False),
+    Column("name", Text, nullable=False),
+    # Hex SHA-256 of the token.
+    Column("token_hash", String(64), nullable=False, unique=True),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("last_used_at", UTCDateTime, nullable=True),
+    Column("revoked_at", UTCDateTime, nullable=True),
+    sqlite_autoincrement=True,
+)
+Index("ix_flag_tokens_project_environment", flag_tokens.c.project, flag_tokens.c.environment)
+
+# The experiments' units: the first variant each unit (targeting key) was served, and
+# the first and last time each unit tracked an event.
+flag_exposures = Table(
+    "flag_exposures",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("project", String(PROJECT_NAME_MAX_LENGTH), nullable=False),
+    Column("environment", String(ENVIRONMENT_NAME_MAX_LENGTH), nullable=False),
+    Column("flag", Text, nullable=False),
+    Column("variant", Text, nullable=False),
+    Column("unit", Text, nullable=False),
+    Column("first_at", UTCDateTime, nullable=False),
+    UniqueConstraint("project", "environment", "flag", "unit"),
+)
+flag_conversions = Table(
+    "flag_conversions",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("project", String(PROJECT_NAME_MAX_LENGTH), nullable=False),
+    Column("environment", String(ENVIRONMENT_NAME_MAX_LENGTH), nullable=False),
+    Column("event", Text, nullable=False),
+    Column("unit", Text, nullable=False),
+    Column("first_at", UTCDateTime, nullable=False),
+    # So that an event tracked again after a later exposure still counts as a conversion.
+    Column("last_at", UTCDateTime, nullable=False),
+    UniqueConstraint("project", "environment", "event", "unit"),
+)
+
+# The SDK processes that reported in: the flag-set version each serves (fleet
+# convergence) and the guards each has tripped locally.
+flag_clients = Table(
+    "flag_clients",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("project", String(PROJECT_NAME_MAX_LENGTH), nullable=False),
+    Column("environment", String(ENVIRONMENT_NAME_MAX_LENGTH), nullable=False),
+    Column("client", String(200), nullable=False),
+    Column("applied", Integer, nullable=True),
+    # "flag#index" of each dependency guard the client reports tripped.
+    Column("tripped", JSON, nullable=False),
+    Column("last_seen", UTCDateTime, nullable=False),
+    UniqueConstraint("project", "environment", "client"),
+)

@@ -2,10 +2,12 @@
 
 :func:`git` runs git with a fixed identity, so that tests make real commits anywhere
 (CI machines have no configured user). :func:`kill_agent_leftovers` kills what an agent
-leaves running on purpose (instances, routers) when a test is done with it.
+leaves running on purpose (instances, routers) when a test is done with it. :func:`serve`
+runs an Andon app over real HTTP for the length of a block.
 """
 
 from andon.testing.gitrepos import GIT_IDENTITY, git, make_repo
 from andon.testing.leftovers import kill_agent_leftovers
+from andon.testing.serving import serve
 
-__all__ = ["GIT_IDENTITY", "git", "kill_agent_leftovers", "make_repo"]
+__all__ = ["GIT_IDENTITY", "git", "kill_agent_leftovers", "make_repo", "serve"]
