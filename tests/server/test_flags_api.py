@@ -352,6 +352,8 @@ def test_the_flagd_export_loads_in_the_evaluator_without_andons_own_keys(
     assert exported["$schema"].startswith("https://flagd.dev/schema/")
     assert set(exported) == {"$schema", "flags", "$evaluators"}
     assert "new-checkout" in FlagSet.from_document(exported, strict=True)
+    # flagd's Python provider refuses a whole file where one flag leaves out its state.
+    assert all(flag["state"] in ("ENABLED", "DISABLED") for flag in exported["flags"].values())
     assert client.get(f"{FLAGS}/export?format=yaml").status_code == 400
 
 

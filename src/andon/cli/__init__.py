@@ -19,6 +19,7 @@ from andon.cli import (
     artifacts,
     control_plane,
     environments,
+    experiments,
     flags,
     hooks,
     line,
@@ -78,6 +79,7 @@ app.add_typer(secrets.app, name="secret")
 app.command()(rollouts.deploy)
 app.add_typer(rollouts.app, name="rollout")
 app.add_typer(flags.app, name="flags")
+app.add_typer(experiments.app, name="experiment")
 app.command()(logs.logs)
 
 

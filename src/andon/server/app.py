@@ -22,6 +22,7 @@ from andon.pipeline import PipelineRunner
 from andon.server.api import (
     artifacts,
     environments,
+    experiments,
     flags,
     health,
     hooks,
@@ -37,6 +38,7 @@ from andon.server.api import (
 from andon.server.auto_deploying import AutoDeployer
 from andon.server.deploys import Deploys
 from andon.server.drift_checking import DriftChecker
+from andon.server.flag_guarding import FlagGuardController
 from andon.server.flagging import FlagService
 from andon.server.notifying import Notifier
 from andon.server.operations import EnvironmentOperations
@@ -74,6 +76,9 @@ def create_app(
     reaper = EnvironmentReaper(store, lifecycle, operations)
     drift = DriftChecker(store, lifecycle, operations, interval=settings.drift_interval)
     rollouts_controller = RolloutController(store, lifecycle, flags=flag_service)
+    # Its own task, not a periodic of the scheduler: the scheduler's tick waits for git
+    # polls and drift checks, and a guard must flip within seconds of a breach.
+    guards = FlagGuardController(store, lifecycle, flag_service)
     deploys = Deploys(store, lifecycle, rollouts_controller)
     auto_deployer = AutoDeployer(store, deploys)
     scheduler = PipelineScheduler(
@@ -86,10 +91,12 @@ def create_app(
             reaper.recover()
             scheduler.start()
             rollouts_controller.start()
+            guards.start()
         try:
             yield
         finally:
             flag_service.streams.close()
+            await guards.stop()
             await rollouts_controller.stop()
             await scheduler.stop()
             await operations.close()
@@ -118,6 +125,7 @@ def create_app(
     app.state.deploys = deploys
     app.state.auto_deployer = auto_deployer
     app.state.flags = flag_service
+    app.state.flag_guards = guards
     # The server runner calls it before waiting for open connections: SDK streams would
     # otherwise hold a stopping server forever.
     app.state.close_streams = flag_service.streams.close
@@ -133,6 +141,7 @@ def create_app(
         rollouts,
         secrets,
         flags,
+        experiments,
         sdk,
     ):
         app.include_router(module.router, prefix="/api/v1")

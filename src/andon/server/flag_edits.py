@@ -1,9 +1,11 @@
 """Changes to an environment's flag set, decided purely: a person's edit, a kill and its
-restore, and what a deploy declares (with conflict detection).
+restore, a metric guard's trip and its restore, and what a deploy declares (with
+conflict detection).
 
 :class:`~andon.server.flagging.FlagService` reads the flag set, calls one ``decide_*``
 here, and writes the :class:`FlagChange` it answers under a compare-and-set on the
-version (deciding again if another change came first). None of these functions has side
+version (deciding again if another change came first); the guard controller
+(:mod:`andon.server.flag_guarding`) goes through it too. None of these functions has side
 effects; each answers the new content and one history entry per flag it changed, or no
 entries when nothing changes.
 """
@@ -12,7 +14,7 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from andon.errors import ConflictError, NotFoundError, UsageError
@@ -51,6 +53,18 @@ class FlagEdit:
     """The on-variant for the members of this ``$evaluators`` segment, else the default."""
 
 
+@dataclass(frozen=True, slots=True)
+class GuardTrip:
+    """A metric guard's breach, as the guard controller found it."""
+
+    guard: int
+    """The guard's index among the flag's guards."""
+    fallback: str
+    at: str
+    """When, as ISO 8601 in UTC with a ``Z``."""
+    evidence: dict[str, Any] = field(default_factory=dict)
+
+
 def flag_entry(content: FlagSetContent, key: str) -> dict[str, Any] | None:
     """Flag ``key`` as history and conflicts show it: its definition, guards and
     experiment; None when the flag set has no such flag."""
@@ -72,10 +86,15 @@ def decide_put(content: FlagSetContent, key: str, entry: Mapping[str, Any], who:
     before = flag_entry(content, key)
     _write(new, key, entry)
     new.conflicts.pop(key, None)
-    new.held.pop(key, None)
+    released = new.held.pop(key, None)
     if new == content:
         return FlagChange(content)
-    return FlagChange(new, [_history(FlagChangeKind.SET, key, who, before, flag_entry(new, key))])
+    history = _history(FlagChangeKind.SET, key, who, before, flag_entry(new, key))
+    if released is not None:
+        # The history says that this change ended a kill or a guard's hold.
+        ended = {name: released[name] for name in ("by", "guard", "since") if name in released}
+        history = replace(history, evidence={"released": ended})
+    return FlagChange(new, [history])
 
 
 def decide_edit(content: FlagSetContent, key: str, edit: FlagEdit, who: Who) -> FlagChange:
@@ -149,6 +168,50 @@ def decide_restore(content: FlagSetContent, key: str, who: Who) -> FlagChange:
     new.held.pop(key, None)
     after = flag_entry(new, key)
     return FlagChange(new, [_history(FlagChangeKind.RESTORED, key, who, entry, after)])
+
+
+def decide_trip(content: FlagSetContent, key: str, trip: GuardTrip, who: Who) -> FlagChange:
+    """Flag ``key`` serves the tripped guard's fallback to everyone, its targeting set
+    aside and what ran kept for :func:`decide_untrip`. No side effects; no change when
+    the flag is gone, already held (a person's kill wins over a guard) or serves the
+    fallback to everyone already."""
+    entry = flag_entry(content, key)
+    if entry is None or key in content.held:
+        return FlagChange(content)
+    flag = entry["flag"]
+    serving = flag.get("state", "ENABLED") == "ENABLED" and not flag.get("targeting")
+    if serving and flag.get("defaultVariant") == trip.fallback:
+        return FlagChange(content)
+    new = content.copy()
+    tripped = {**flag, "state": "ENABLED", "defaultVariant": trip.fallback, "targeting": {}}
+    _write(new, key, {**entry, "flag": tripped})
+    new.held[key] = {
+        "by": "guard",
+        "guard": trip.guard,
+        "before": flag,
+        "since": trip.at,
+        "reason": who.reason,
+        "evidence": trip.evidence,
+    }
+    history = _history(FlagChangeKind.GUARD_TRIPPED, key, who, entry, flag_entry(new, key))
+    return FlagChange(new, [replace(history, evidence=trip.evidence)])
+
+
+def decide_untrip(
+    content: FlagSetContent, key: str, guard: int, who: Who, evidence: Mapping[str, Any]
+) -> FlagChange:
+    """Flag ``key`` back as it ran before guard ``guard`` tripped it. No side effects;
+    no change unless that guard still holds it (a kill or a person's change since ended
+    the guard's hold)."""
+    held = content.held.get(key)
+    entry = flag_entry(content, key)
+    if entry is None or held is None or held.get("by") != "guard" or held.get("guard") != guard:
+        return FlagChange(content)
+    new = content.copy()
+    _write(new, key, {**entry, "flag": held["before"]})
+    new.held.pop(key, None)
+    history = _history(FlagChangeKind.GUARD_RESTORED, key, who, entry, flag_entry(new, key))
+    return FlagChange(new, [replace(history, evidence=dict(evidence))])
 
 
 def decide_declared(

@@ -2,14 +2,17 @@
 experiments, dependency guards tripped and restored in the SDKs (history entries with
 their evidence), and fleet convergence (which flag-set version each SDK serves).
 
-The SDK events route hands each batch to :meth:`FlagReports.ingest`; the flags API asks
+The SDK events route hands each batch to :meth:`FlagReports.submit`, which ingests batches
+one at a time on its own thread; the flags API asks
 :meth:`FlagReports.convergence` and :meth:`FlagReports.guard_states` for its views.
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -60,6 +63,15 @@ class FlagReports:
         self.store = store
         self.streams = streams
         self.clock = clock
+        # One writer: a fleet of SDKs reporting at once (each applies a new version in the
+        # same instant) would otherwise be as many writers queueing for the database's
+        # lock, and a person's kill switch behind all of them.
+        self._writer = ThreadPoolExecutor(1, thread_name_prefix="andon-flag-reports")
+
+    async def submit(self, project: str, environment: str, batch: EventBatch) -> dict[str, int]:
+        """:meth:`ingest` on the one writer thread, awaited without holding a worker."""
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._writer, self.ingest, project, environment, batch)
 
     def ingest(self, project: str, environment: str, batch: EventBatch) -> dict[str, int]:
         """Store a batch; answers how many of each part it took."""
@@ -113,11 +125,18 @@ class FlagReports:
         return self.store.flag_events.clients(project, environment, seen_since=since)
 
     def guard_states(
-        self, project: str, environment: str, key: str, guards: Sequence[Mapping[str, Any]]
+        self,
+        project: str,
+        environment: str,
+        key: str,
+        guards: Sequence[Mapping[str, Any]],
+        held: Mapping[str, Any] | None = None,
     ) -> list[dict[str, Any]]:
-        """Each guard of flag ``key``: its definition, and the recent clients that report
-        it tripped (``state`` tripped when any does)."""
+        """Each guard of flag ``key``: its definition, and whether it is tripped — a
+        metric guard by the server (``held`` names it as what holds the flag), a
+        dependency guard by the recent clients that report it tripped."""
         clients = self.recent_clients(project, environment)
+        by_server = held.get("guard") if held is not None and held.get("by") == "guard" else None
         states = []
         for index, guard in enumerate(guards):
             mark = f"{key}#{index}"
@@ -127,7 +146,7 @@ class FlagReports:
                     "index": index,
                     "kind": "metric" if "metric" in guard else "dependency",
                     "guard": dict(guard),
-                    "state": _TRIPPED if tripped else "ok",
+                    "state": _TRIPPED if tripped or by_server == index else "ok",
                     "tripped_clients": tripped,
                 }
             )

@@ -35,6 +35,7 @@ class FlagStreams:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._waiting: dict[EnvironmentKey, set[asyncio.Event]] = {}
         self._clients: dict[EnvironmentKey, Counter[str]] = {}
+        self._latest: dict[EnvironmentKey, int] = {}
         self._lock = threading.Lock()
         self._closed = False
 
@@ -43,9 +44,19 @@ class FlagStreams:
         """Whether the server is stopping: streams end and new ones are refused."""
         return self._closed
 
-    def changed(self, project: str, environment: str) -> None:
-        """Wake the environment's streams; callable from any thread."""
+    def changed(self, project: str, environment: str, version: int | None = None) -> None:
+        """Wake the environment's streams, telling them the new ``version`` when known;
+        callable from any thread."""
+        if version is not None:
+            with self._lock:
+                key = (project, environment)
+                self._latest[key] = max(version, self._latest.get(key, 0))
         self._on_loop(self._wake, (project, environment))
+
+    def latest(self, project: str, environment: str) -> int | None:
+        """The newest version this process wrote for the environment, if it wrote one."""
+        with self._lock:
+            return self._latest.get((project, environment))
 
     def close(self) -> None:
         """End every stream (the server stops); callable from any thread."""

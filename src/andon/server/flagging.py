@@ -117,10 +117,17 @@ class FlagService:
             if found is not None:
                 self._published.move_to_end((project, environment, version))
                 return found
-        record = self.get(project, environment)
+        return self._keep(self.get(project, environment))
+
+    def cached(self, project: str, environment: str, version: int | None) -> Published | None:
+        """Version ``version`` as the SDKs get it, when this process has it in memory."""
+        with self._lock:
+            return self._published.get((project, environment, version or 0))
+
+    def _keep(self, record: FlagSetRecord) -> Published:
         published = _publish(record)
         with self._lock:
-            self._published[(project, environment, record.version)] = published
+            self._published[(record.project, record.environment, record.version)] = published
             while len(self._published) > CACHED_SETS:
                 self._published.popitem(last=False)
         return published
@@ -202,7 +209,10 @@ class FlagService:
                 at=self.clock(),
             )
             if written is not None:
-                self.streams.changed(project, environment)
+                # Published once here, so that every open stream sends it from memory
+                # rather than each reading the store when it wakes.
+                self._keep(written)
+                self.streams.changed(project, environment, written.version)
                 return written
         raise ConflictError(
             f"the flags of {environment} kept changing while this change was being made; "

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row, Table, case, select
+from sqlalchemy import Row, Table, and_, case, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from andon.store._repository import Repository, aware_utc, iso_utc
@@ -216,6 +216,39 @@ class FlagEventRepository(Repository):
             .order_by(flag_conversions.c.unit)
         )
         return self._fetch_all(query, lambda row: (row.unit, row.first_at, row.last_at))
+
+    def experiment_counts(
+        self, project: str, environment: str, flag: str, event: str
+    ) -> dict[str, tuple[int, int]]:
+        """``(exposed, converted)`` units per variant of ``flag``: each unit counts for
+        the variant of its first exposure, and converted when it tracked ``event`` at or
+        after that exposure (its last time of ``event`` is not earlier)."""
+        exposed, converted = flag_exposures, flag_conversions
+        after = converted.c.last_at >= exposed.c.first_at
+        query = (
+            select(exposed.c.variant, func.count(), func.count(converted.c.unit))
+            .select_from(
+                exposed.outerjoin(
+                    converted,
+                    and_(
+                        converted.c.project == exposed.c.project,
+                        converted.c.environment == exposed.c.environment,
+                        converted.c.event == event,
+                        converted.c.unit == exposed.c.unit,
+                        after,
+                    ),
+                )
+            )
+            .where(
+                exposed.c.project == project,
+                exposed.c.environment == environment,
+                exposed.c.flag == flag,
+            )
+            .group_by(exposed.c.variant)
+        )
+        with self._transaction() as session:
+            rows = session.execute(query).all()
+        return {str(variant): (int(units), int(wins)) for variant, units, wins in rows}
 
     def _insert(self, table: Table) -> Any:
         """The dialect's INSERT, which knows ON CONFLICT (both spell it alike)."""

@@ -101,7 +101,9 @@ def flag_view(service: FlagService, record: FlagSetRecord, key: str) -> dict[str
         "conflict": None if conflict is None else _conflict(conflict),
         "killed": held is not None and held.get("by") == "kill",
         "held": held,
-        "guard_states": service.reports.guard_states(project, environment, key, entry["guards"]),
+        "guard_states": service.reports.guard_states(
+            project, environment, key, entry["guards"], held
+        ),
         "convergence": service.reports.convergence(
             project, environment, last[0].version if last else record.version
         ),
@@ -171,7 +173,13 @@ def export(
         raise UsageError(f"flags export to {format!r} is not supported; use format=flagd.")
     service = _service(request, project, environment)
     document = service.get(project, environment).content.document
-    return {"$schema": FLAGD_SCHEMA, **document}
+    # flagd's schema lets ``state`` be left out, but flagd's own Python provider refuses
+    # a whole file with one such flag: every flag says it.
+    flags = {
+        key: {"state": "ENABLED", **definition}
+        for key, definition in document.get("flags", {}).items()
+    }
+    return {"$schema": FLAGD_SCHEMA, **document, "flags": flags}
 
 
 @router.post(f"{_FLAGS}/tokens", status_code=201)
