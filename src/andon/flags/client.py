@@ -333,10 +333,12 @@ class FlagClient:
         log.info("serving flag-set version %s (from the %s)", snapshot.version, snapshot.origin)
         self._reporter.applied(snapshot.version)
         if snapshot.origin is Origin.SERVER:
-            if self._cache is not None:
-                self._cache.save(snapshot)
             self._fresh.set()
         self._notify(snapshot.version, changed)
+        # Kept on disk after the listeners heard of it: the file (written and synced) is
+        # for the next start, and a kill switch must not wait for a disk.
+        if snapshot.origin is Origin.SERVER and self._cache is not None:
+            self._cache.save(snapshot)
 
     def _guard_flipped(self, guard: DependencyGuard, state: GuardState, flip: str) -> None:
         changed = None if self._closed else self._served.refresh()
