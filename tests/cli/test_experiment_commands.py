@@ -5,9 +5,6 @@ environment's experiments; refusals exit non-zero with one line."""
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -20,6 +17,7 @@ from andon.server.flag_edits import FlagEdit, Who
 from andon.settings import Settings
 from andon.store import Conversion, Exposure, open_store
 from andon.testing import serve
+from andon.testing.commands import andon, refusal, stdout_of
 
 START = datetime(2025, 12, 1, tzinfo=UTC)
 FLAG = {"variants": {"on": True, "off": False}, "defaultVariant": "off"}
@@ -55,31 +53,12 @@ def url(andon_home: Path, port: int) -> Iterator[str]:
             yield served
 
 
-def andon(url: str, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "andon", "experiment", *args, "--project", "shop", "--url", url],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        env={**os.environ, "COLUMNS": "200"},
-        check=False,
-        stdin=subprocess.DEVNULL,
-    )
-
-
 def ok(url: str, *args: str) -> str:
-    result = andon(url, *args)
-    assert result.returncode == 0, (args, result.stdout, result.stderr)
-    return result.stdout
+    return stdout_of(andon("experiment", *args, "--project", "shop", "--url", url))
 
 
 def refused(url: str, *args: str) -> str:
-    result = andon(url, *args)
-    assert result.returncode != 0, (args, result.stdout)
-    assert "Traceback" not in result.stdout + result.stderr
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("error: "), result.stderr
-    return lines[0]
+    return refusal(andon("experiment", *args, "--project", "shop", "--url", url))
 
 
 def test_results_show_each_variant_the_sample_ratio_and_the_verdict(url: str) -> None:

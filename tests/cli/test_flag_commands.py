@@ -5,9 +5,6 @@ that the evaluator loads, client tokens shown once; refusals exit 1 with one lin
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -21,6 +18,7 @@ from andon.server.flag_edits import FlagChange
 from andon.settings import Settings
 from andon.store import FlagSetContent, open_store
 from andon.testing import serve
+from andon.testing.commands import andon, refusal, stdout_of
 
 DOCUMENT: dict[str, Any] = {
     "flags": {
@@ -50,31 +48,12 @@ def url(andon_home: Path, port: int) -> Iterator[str]:
             yield served
 
 
-def andon(url: str, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "andon", "flags", *args, "--project", "shop", "--url", url],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        env=os.environ.copy(),
-        check=False,
-        stdin=subprocess.DEVNULL,
-    )
-
-
 def ok(url: str, *args: str) -> str:
-    result = andon(url, *args)
-    assert result.returncode == 0, (args, result.stdout, result.stderr)
-    return result.stdout
+    return stdout_of(andon("flags", *args, "--project", "shop", "--url", url))
 
 
 def refused(url: str, *args: str) -> str:
-    result = andon(url, *args)
-    assert result.returncode != 0, (args, result.stdout)
-    assert "Traceback" not in result.stdout + result.stderr
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("error: "), result.stderr
-    return lines[0]
+    return refusal(andon("flags", *args, "--project", "shop", "--url", url))
 
 
 def test_a_flag_is_rolled_out_evaluated_killed_restored_and_exported(

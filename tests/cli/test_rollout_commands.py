@@ -8,9 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -28,6 +26,7 @@ from andon.server.rolling_out import RolloutController
 from andon.spec import load_spec
 from andon.store import EnvironmentStatus, PipelineStatus, RolloutStatus
 from andon.testing import git, serve
+from andon.testing.commands import andon, refusal, stdout_of
 
 
 @dataclass(frozen=True)
@@ -115,31 +114,13 @@ def deployed(tiny_service: Any, tmp_path: Any, port: int) -> Iterator[Deployed]:
         yield Deployed(url, rollout_id, tiny_service.commit, new, artifact)
 
 
-def andon(deployed: Deployed, *args: str) -> subprocess.CompletedProcess[str]:
+def run(deployed: Deployed, *args: str) -> subprocess.CompletedProcess[str]:
     """The CLI, as a user runs it, against the server."""
-    return subprocess.run(
-        [sys.executable, "-m", "andon", *args, "--project", "tiny", "--url", deployed.url],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        env=os.environ.copy(),
-        check=False,
-        stdin=subprocess.DEVNULL,
-    )
+    return andon(*args, "--project", "tiny", "--url", deployed.url)
 
 
 def ok(deployed: Deployed, *args: str) -> str:
-    result = andon(deployed, *args)
-    assert result.returncode == 0, (args, result.stdout, result.stderr)
-    return result.stdout
-
-
-def one_error_line(result: subprocess.CompletedProcess[str]) -> str:
-    assert result.returncode == 1, (result.stdout, result.stderr)
-    assert "Traceback" not in result.stdout + result.stderr
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("error: "), result.stderr
-    return lines[0]
+    return stdout_of(run(deployed, *args))
 
 
 def test_rollout_status_and_history_show_it_and_refused_commands_exit_1(
@@ -162,8 +143,8 @@ def test_rollout_status_and_history_show_it_and_refused_commands_exit_1(
     assert f"{deployed.old[:12]} → {deployed.new[:12]}" in history[0] and "by ann" in history[0]
     assert history[1].strip().startswith("finished: ")
 
-    promote = one_error_line(andon(deployed, "rollout", "promote", "test"))
+    promote = refusal(run(deployed, "rollout", "promote", "test"), 1)
     assert f"cannot promote rollout #{deployed.rollout_id}" in promote
     assert promote.endswith("has succeeded already.")
-    again = one_error_line(andon(deployed, "deploy", "test", "--artifact", deployed.new_artifact))
+    again = refusal(run(deployed, "deploy", "test", "--artifact", deployed.new_artifact), 1)
     assert f"{deployed.new} serves this environment already" in again
