@@ -120,6 +120,57 @@ class TinyService:
     artifact: str
     pipeline_id: int
 
+    def release(
+        self, changes: dict[str, str], message: str, out_dir: Path, *, green: bool = True
+    ) -> tuple[str, str]:
+        """Commit ``changes`` (file name → text) to trunk and build their artifact as a
+        trunk pipeline would (green, or failed after it packaged); (commit, digest)."""
+        for name, text in changes.items():
+            (self.repo / name).write_text(text)
+        git(self.repo, "commit", "-qam", message)
+        commit, digest, _ = build_trunk_release(
+            self.store, self.settings, self.repo, out_dir, green=green
+        )
+        return commit, digest
+
+
+def build_trunk_release(
+    store: Store, settings: Settings, repo: Path, out_dir: Path, *, green: bool = True
+) -> tuple[str, str, int]:
+    """The artifact of the tip of ``repo``, stored, with the trunk pipeline that built it;
+    (commit, digest, pipeline id)."""
+    commit, tree = git(repo, "rev-parse", "HEAD"), git(repo, "rev-parse", "HEAD^{tree}")
+    built = build_artifact(
+        repo,
+        load_spec(repo / "andon.yaml").package,
+        service="tiny",
+        commit=commit,
+        tree=tree,
+        created_at=datetime.now(UTC),
+        out_dir=out_dir,
+    )
+    stored = LocalArtifactStore(settings.home / "artifacts").put(built)
+    pipeline = store.pipelines.create(
+        project="tiny", commit=commit, branch="main", trigger="poll", on_trunk=True
+    )
+    store.pipelines.update(
+        pipeline.id,
+        status=PipelineStatus.SUCCESS if green else PipelineStatus.FAILED,
+        artifact=built.digest,
+        finished_at=datetime.now(UTC),
+    )
+    store.artifacts.add(
+        digest=built.digest,
+        project="tiny",
+        commit=commit,
+        tree=tree,
+        pipeline_id=pipeline.id,
+        size=built.size,
+        path=str(stored.path),
+        manifest=built.manifest.to_dict(),
+    )
+    return commit, built.digest, pipeline.id
+
 
 @pytest.fixture
 def tiny_service(tmp_path: Path, andon_home: Path) -> Iterator[TinyService]:
@@ -129,37 +180,9 @@ def tiny_service(tmp_path: Path, andon_home: Path) -> Iterator[TinyService]:
 
     settings = Settings.from_env({"ANDON_HOME": str(andon_home)})
     repo = make_repo(tmp_path / "tiny", TINY_FILES)
-    commit, tree = git(repo, "rev-parse", "HEAD"), git(repo, "rev-parse", "HEAD^{tree}")
     with open_store(settings.database_url) as store:
         register_project(store, settings, source=str(repo), subdir="", name=None, trunk="main")
-        spec = load_spec(repo / "andon.yaml")
-        built = build_artifact(
-            repo,
-            spec.package,
-            service="tiny",
-            commit=commit,
-            tree=tree,
-            created_at=datetime.now(UTC),
-            out_dir=tmp_path / "staging",
+        commit, digest, pipeline_id = build_trunk_release(
+            store, settings, repo, tmp_path / "staging"
         )
-        stored = LocalArtifactStore(settings.home / "artifacts").put(built)
-        pipeline = store.pipelines.create(
-            project="tiny", commit=commit, branch="main", trigger="poll", on_trunk=True
-        )
-        store.pipelines.update(
-            pipeline.id,
-            status=PipelineStatus.SUCCESS,
-            artifact=built.digest,
-            finished_at=datetime.now(UTC),
-        )
-        store.artifacts.add(
-            digest=built.digest,
-            project="tiny",
-            commit=commit,
-            tree=tree,
-            pipeline_id=pipeline.id,
-            size=built.size,
-            path=str(stored.path),
-            manifest=built.manifest.to_dict(),
-        )
-        yield TinyService(store, settings, repo, commit, built.digest, pipeline.id)
+        yield TinyService(store, settings, repo, commit, digest, pipeline_id)

@@ -12,20 +12,18 @@ import subprocess
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 
-from andon.artifacts import LocalArtifactStore, build_artifact
 from andon.environments import EnvironmentLifecycle
 from andon.runtimes import FakeRuntime
 from andon.server import create_app
 from andon.server.deploys import DeployRequest
 from andon.server.rolling_out import RolloutController
 from andon.spec import load_spec
-from andon.store import EnvironmentStatus, PipelineStatus, RolloutStatus
-from andon.testing import git, serve
+from andon.store import EnvironmentStatus, RolloutStatus
+from andon.testing import serve
 from andon.testing.commands import andon, refusal, stdout_of
 
 
@@ -42,34 +40,8 @@ class Deployed:
 
 def build_release(tiny: Any, tmp_path: Any) -> tuple[str, str]:
     """A second commit of the tiny service and its artifact, from a green pipeline."""
-    (tiny.repo / "app.py").write_text("print('a tiny service, version 2')\n")
-    git(tiny.repo, "commit", "-qam", "version 2")
-    commit, tree = git(tiny.repo, "rev-parse", "HEAD"), git(tiny.repo, "rev-parse", "HEAD^{tree}")
-    built = build_artifact(
-        tiny.repo,
-        load_spec(tiny.repo / "andon.yaml").package,
-        service="tiny",
-        commit=commit,
-        tree=tree,
-        created_at=datetime.now(UTC),
-        out_dir=tmp_path / "built",
-    )
-    stored = LocalArtifactStore(tiny.settings.home / "artifacts").put(built)
-    pipeline = tiny.store.pipelines.create(
-        project="tiny", commit=commit, branch="main", trigger="poll", on_trunk=True
-    )
-    tiny.store.pipelines.update(pipeline.id, status=PipelineStatus.SUCCESS, artifact=built.digest)
-    tiny.store.artifacts.add(
-        digest=built.digest,
-        project="tiny",
-        commit=commit,
-        tree=tree,
-        pipeline_id=pipeline.id,
-        size=built.size,
-        path=str(stored.path),
-        manifest=built.manifest.to_dict(),
-    )
-    return commit, built.digest
+    changes = {"app.py": "print('a tiny service, version 2')\n"}
+    return tiny.release(changes, "version 2", tmp_path / "built")  # type: ignore[no-any-return]
 
 
 @pytest.fixture

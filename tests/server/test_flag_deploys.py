@@ -7,21 +7,18 @@ from __future__ import annotations
 
 import asyncio
 import time
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from fastapi.testclient import TestClient
 
-from andon.artifacts import LocalArtifactStore, build_artifact
 from andon.environments import EnvironmentLifecycle
 from andon.runtimes import FakeRuntime
 from andon.server import create_app
 from andon.server.deploys import DeployRequest
 from andon.server.rolling_out import RolloutController
 from andon.spec import load_spec
-from andon.store import PipelineStatus, RolloutStatus
-from andon.testing import git
+from andon.store import RolloutStatus
 
 FLAGS = """
 flags:
@@ -37,36 +34,14 @@ def release(tiny: Any, tmp_path: Path, default_variant: str) -> tuple[str, str]:
     ``default_variant``, and its artifact from a green pipeline."""
     spec = tiny.repo / "andon.yaml"
     text = spec.read_text().split("\nflags:")[0].rstrip("\n") + "\n"
-    spec.write_text(text + FLAGS % default_variant)
     # Another app too: an artifact is content-addressed, and andon.yaml is not packaged.
-    (tiny.repo / "app.py").write_text(f"print('new checkout {default_variant}')\n")
-    git(tiny.repo, "commit", "-qam", f"new-checkout {default_variant}")
-    commit, tree = git(tiny.repo, "rev-parse", "HEAD"), git(tiny.repo, "rev-parse", "HEAD^{tree}")
-    built = build_artifact(
-        tiny.repo,
-        load_spec(spec).package,
-        service="tiny",
-        commit=commit,
-        tree=tree,
-        created_at=datetime.now(UTC),
-        out_dir=tmp_path / f"built-{default_variant}",
+    changes = {
+        "andon.yaml": text + FLAGS % default_variant,
+        "app.py": f"print('new checkout {default_variant}')\n",
+    }
+    return tiny.release(  # type: ignore[no-any-return]
+        changes, f"new-checkout {default_variant}", tmp_path / f"built-{default_variant}"
     )
-    stored = LocalArtifactStore(tiny.settings.home / "artifacts").put(built)
-    pipeline = tiny.store.pipelines.create(
-        project="tiny", commit=commit, branch="main", trigger="poll", on_trunk=True
-    )
-    tiny.store.pipelines.update(pipeline.id, status=PipelineStatus.SUCCESS, artifact=built.digest)
-    tiny.store.artifacts.add(
-        digest=built.digest,
-        project="tiny",
-        commit=commit,
-        tree=tree,
-        pipeline_id=pipeline.id,
-        size=built.size,
-        path=str(stored.path),
-        manifest=built.manifest.to_dict(),
-    )
-    return commit, built.digest
 
 
 def test_env_up_and_a_rollout_that_succeeds_apply_the_declared_flags(

@@ -22,7 +22,6 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from andon.artifacts import LocalArtifactStore, build_artifact
 from andon.environments import EnvironmentLifecycle
 from andon.environments.declaring import version_label
 from andon.errors import ServerUnreachableError
@@ -35,7 +34,6 @@ from andon.store import (
     EnvironmentRecord,
     EnvironmentStatus,
     LineState,
-    PipelineStatus,
     RolloutRecord,
     RolloutStatus,
 )
@@ -218,47 +216,16 @@ class World:
         """Commit a change (andon.yaml's ``release`` section or any ``spec`` change,
         files) and build its artifact, as a pipeline on trunk would (green, or failed
         after it packaged the artifact)."""
-        repo = self.tiny.repo
         changes = dict(files or {})
         number = next(self._numbers)
         changes.setdefault("app.py", f"print('a tiny service, version {number}')\n")
         if release or spec:
             text = self.tiny_spec() + release
             changes["andon.yaml"] = spec(text) if spec else text
-        for name, text in changes.items():
-            (repo / name).write_text(text)
-        git(repo, "commit", "-qam", f"version {number}")
-        commit, tree = git(repo, "rev-parse", "HEAD"), git(repo, "rev-parse", "HEAD^{tree}")
-        built = build_artifact(
-            repo,
-            load_spec(repo / "andon.yaml").package,
-            service="tiny",
-            commit=commit,
-            tree=tree,
-            created_at=datetime.now(UTC),
-            out_dir=self.tmp / f"built-{number}",
+        commit, digest = self.tiny.release(
+            changes, f"version {number}", self.tmp / f"built-{number}", green=green
         )
-        stored = LocalArtifactStore(self.tiny.settings.home / "artifacts").put(built)
-        pipeline = self.store.pipelines.create(
-            project="tiny", commit=commit, branch="main", trigger="poll", on_trunk=True
-        )
-        self.store.pipelines.update(
-            pipeline.id,
-            status=PipelineStatus.SUCCESS if green else PipelineStatus.FAILED,
-            artifact=built.digest,
-            finished_at=datetime.now(UTC),
-        )
-        self.store.artifacts.add(
-            digest=built.digest,
-            project="tiny",
-            commit=commit,
-            tree=tree,
-            pipeline_id=pipeline.id,
-            size=built.size,
-            path=str(stored.path),
-            manifest=built.manifest.to_dict(),
-        )
-        return Release(commit, built.digest)
+        return Release(commit, digest)
 
     def tiny_spec(self) -> str:
         """andon.yaml as the first release has it."""
