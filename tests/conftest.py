@@ -186,3 +186,17 @@ def tiny_service(tmp_path: Path, andon_home: Path) -> Iterator[TinyService]:
             store, settings, repo, tmp_path / "staging"
         )
         yield TinyService(store, settings, repo, commit, digest, pipeline_id)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The longest tests first — the end-to-end stories, then the other tests of real
+    processes, then the CLI's — so that on two cores none of them is the tail of the run."""
+
+    def weight(item: pytest.Item) -> int:
+        if item.nodeid.startswith("tests/e2e/"):
+            return 0
+        if item.get_closest_marker("e2e") is not None:
+            return 1
+        return 2 if item.nodeid.startswith("tests/cli/") else 3
+
+    items.sort(key=weight)
