@@ -7,8 +7,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-
-from scipy import stats
+from typing import Any
 
 
 def rate_ratio_p(
@@ -27,6 +26,7 @@ def rate_ratio_p(
     if total == 0 or canary_exposure <= 0 or stable_exposure <= 0:
         return 1.0, 1.0
     share = ratio * canary_exposure / (ratio * canary_exposure + stable_exposure)
+    stats = _stats()
     above = float(stats.binom.sf(x - 1, total, share))
     below = float(stats.binom.cdf(x, total, share))
     return min(above, 1.0), min(below, 1.0)
@@ -36,7 +36,7 @@ def excess_p(count: int, trials: int, rate: float) -> float:
     """One-sided exact binomial p-value that ``count`` of ``trials`` exceeds ``rate``."""
     if count <= 0 or rate <= 0:
         return 1.0 if count <= 0 else 0.0
-    return min(float(stats.binom.sf(count - 1, trials, rate)), 1.0)
+    return min(float(_stats().binom.sf(count - 1, trials, rate)), 1.0)
 
 
 @dataclass(frozen=True)
@@ -76,4 +76,12 @@ def mann_whitney_binned(canary: Sequence[int], stable: Sequence[int]) -> RankTes
         # Every observation in one bucket: the histograms cannot tell the versions apart.
         return RankTest(u=u, z=0.0, p=1.0, superiority=superiority)
     z = (u - mean - 0.5) / math.sqrt(variance)
-    return RankTest(u=u, z=z, p=float(stats.norm.sf(z)), superiority=superiority)
+    return RankTest(u=u, z=z, p=float(_stats().norm.sf(z)), superiority=superiority)
+
+
+def _stats() -> Any:
+    """``scipy.stats``, imported when a test is first computed: it takes most of a second
+    to import, which every start of the server and the CLI would otherwise pay."""
+    from scipy import stats  # noqa: PLC0415
+
+    return stats
