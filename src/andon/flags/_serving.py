@@ -37,6 +37,10 @@ class Evaluator(Protocol):
         kind: FlagType | None = None,
     ) -> Resolution[Any]: ...
 
+    def resolve_boolean(
+        self, key: str, default: bool, context: Context | None = None
+    ) -> Resolution[bool]: ...
+
 
 class NoFlags:
     """The evaluator of a client that has no flag set yet: the caller's default, with
@@ -55,6 +59,12 @@ class NoFlags:
     ) -> Resolution[Any]:
         """The caller's ``default``, reason ERROR, PROVIDER_NOT_READY."""
         return Resolution(default, None, Reason.ERROR, ErrorCode.PROVIDER_NOT_READY, self._message)
+
+    def resolve_boolean(
+        self, key: str, default: bool, context: Context | None = None
+    ) -> Resolution[bool]:
+        """As :meth:`evaluate`."""
+        return self.evaluate(key, default, context, kind=FlagType.BOOLEAN)
 
 
 class ServedFlags:

@@ -134,7 +134,13 @@ class FlagClient:
 
     def _resolve(self, key: str, default: Any, context: Any, kind: FlagType) -> Resolution[Any]:
         try:
-            resolution = self._served.evaluator.evaluate(key, default, context, kind=kind)
+            evaluator = self._served.evaluator
+            # Booleans, the flags of hot loops, take the evaluator's one-lookup path.
+            resolution = (
+                evaluator.resolve_boolean(key, default, context)
+                if kind is _BOOLEAN
+                else evaluator.evaluate(key, default, context, kind=kind)
+            )
         except Exception as error:  # an evaluation never raises into the caller
             return Resolution(
                 default, None, Reason.ERROR, ErrorCode.GENERAL, f"flag {key!r}: {error}"
