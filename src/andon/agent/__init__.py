@@ -16,9 +16,9 @@ The data plane is a :class:`DataPlane`: ``serve_agent`` runs the built-in router
 
 from __future__ import annotations
 
-import importlib
 import typing
-from typing import Any
+
+from andon._lazy import lazy_members
 
 if typing.TYPE_CHECKING:
     from andon.agent._agent import Agent
@@ -77,18 +77,7 @@ _HOMES = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    home = _HOMES.get(name)
-    if home is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"{__name__}.{home}"), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted({*globals(), *_HOMES})
-
+__getattr__, __dir__ = lazy_members(__name__, _HOMES)
 
 __all__ = [
     "Agent",

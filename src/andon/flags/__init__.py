@@ -16,10 +16,9 @@ pydantic or the server.
 
 from __future__ import annotations
 
-import importlib
 import typing
-from typing import Any
 
+from andon._lazy import lazy_members
 from andon.flags.evaluating import Context, FlagSet
 from andon.flags.loading import FlagSetError
 from andon.flags.resolutions import ErrorCode, FlagType, Reason, Resolution
@@ -32,18 +31,7 @@ if typing.TYPE_CHECKING:
 _HOMES = {"FlagClient": "client"}
 
 
-def __getattr__(name: str) -> Any:
-    home = _HOMES.get(name)
-    if home is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"{__name__}.{home}"), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted({*globals(), *_HOMES})
-
+__getattr__, __dir__ = lazy_members(__name__, _HOMES)
 
 __all__ = [
     "Context",
