@@ -128,17 +128,8 @@ def set_flag(
         raise UsageError("say what to set: --variant V, --on, --off, --rollout P or --segment S.")
     if rollout is not None and not 0 <= rollout <= 100:
         raise UsageError(f"--rollout is a percentage between 0 and 100, not {rollout:g}.")
-    body = {
-        "variant": variant,
-        "on": on,
-        "rollout": rollout,
-        "segment": segment,
-        "reason": reason,
-        "by": getpass.getuser(),
-    }
-    with client(url) as api:
-        flag = api.post(f"{_base(api, project, env)}/{key}/set", body)
-    _changed(flag, "set", as_json)
+    body = {"variant": variant, "on": on, "rollout": rollout, "segment": segment}
+    _change(url, project, env, key, "set", body, reason, as_json)
 
 
 @app.command("kill")
@@ -151,11 +142,7 @@ def kill(
     as_json: Json = False,
 ) -> None:
     """Turn a flag off everywhere (its off-variant, targeting set aside) until restored."""
-    with client(url) as api:
-        flag = api.post(
-            f"{_base(api, project, env)}/{key}/kill", {"reason": reason, "by": getpass.getuser()}
-        )
-    _changed(flag, "killed", as_json)
+    _change(url, project, env, key, "kill", {}, reason, as_json)
 
 
 @app.command("restore")
@@ -168,21 +155,34 @@ def restore(
     as_json: Json = False,
 ) -> None:
     """Bring back what a flag served before it was killed."""
+    _change(url, project, env, key, "restore", {}, reason, as_json)
+
+
+_DONE = {"set": "set", "kill": "killed", "restore": "restored"}
+
+
+def _change(
+    url: str | None,
+    project: str | None,
+    env: str,
+    key: str,
+    verb: str,
+    body: dict[str, Any],
+    reason: str,
+    as_json: bool,
+) -> None:
+    """POST ``flags/KEY/VERB`` with who asks and why; say the new version and the fleet."""
     with client(url) as api:
         flag = api.post(
-            f"{_base(api, project, env)}/{key}/restore",
-            {"reason": reason, "by": getpass.getuser()},
+            f"{_base(api, project, env)}/{key}/{verb}",
+            {**body, "reason": reason, "by": getpass.getuser()},
         )
-    _changed(flag, "restored", as_json)
-
-
-def _changed(flag: dict[str, Any], verb: str, as_json: bool) -> None:
     if as_json:
         emit_json(flag)
         return
     say(
-        f"{flag['key']} {verb} in {flag['environment']}: flag set version {flag['version']}; "
-        f"{_fleet(flag)}"
+        f"{flag['key']} {_DONE[verb]} in {flag['environment']}: flag set version "
+        f"{flag['version']}; {_fleet(flag)}"
     )
 
 
