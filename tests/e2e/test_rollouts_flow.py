@@ -101,6 +101,19 @@ def rollout(stack: Stack, environment: str = "staging") -> dict[str, Any]:
     return dict(stack.api.get(f"/projects/shop/environments/{environment}/rollout").json())
 
 
+def where(stack: Stack) -> Callable[[], str]:
+    """What a failed wait says: the rollout's phase, step, weights and last message."""
+
+    def shown() -> str:
+        r = rollout(stack)
+        return (
+            f"{r['status']} ({r['phase']}, step {r['step_index']}, weights "
+            f"{r['traffic']['weights']}): {r['message']}; commands {r['pending_commands']}"
+        )
+
+    return shown
+
+
 def a_good_release_goes_through_the_canary_without_a_failed_request(
     stack: Stack, customers: Customers
 ) -> str:
@@ -114,6 +127,7 @@ def a_good_release_goes_through_the_canary_without_a_failed_request(
         "the canary to pause at its pause step",
         lambda: (found := rollout(stack))["phase"] == "paused" and found,
         timeout=60,
+        state=where(stack),
     )
     assert paused["traffic"]["weights"] == {paused["from_version"]: 50, good: 50}
     assert "latency passed" in json.dumps(paused["decisions"])
@@ -133,6 +147,7 @@ def a_server_killed_mid_canary_resumes_at_the_same_step(stack: Stack, good: str)
         "the canary to take all traffic",
         lambda: rollout(stack)["traffic"]["weights"] == {good: 100},
         timeout=30,
+        state=where(stack),
     )
 
 
@@ -152,7 +167,9 @@ def undo_while_the_old_version_is_warm_switches_back_at_once(
     )
     assert back - asked <= 1.0, f"undo took {back - asked:.2f}s"
     ended = wait_for(
-        "the rollout to end", lambda: (r := rollout(stack))["status"] == "aborted" and r
+        "the rollout to end",
+        lambda: (r := rollout(stack))["status"] == "aborted" and r,
+        state=where(stack),
     )
     assert ended["traffic"]["weights"] == {old: 100}
 
@@ -171,6 +188,7 @@ def a_slow_release_is_rolled_back_by_itself_saying_why(stack: Stack) -> None:
         "the slow canary to be rolled back",
         lambda: (r := rollout(stack))["status"] in {"rolled_back", "succeeded", "paused"} and r,
         timeout=60,
+        state=where(stack),
     )
     assert ended["status"] == "rolled_back", ended["message"]
     assert "latency" in ended["message"]

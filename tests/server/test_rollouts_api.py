@@ -25,6 +25,7 @@ from fastapi import FastAPI
 from andon.environments import EnvironmentLifecycle
 from andon.environments.declaring import version_label
 from andon.errors import ServerUnreachableError
+from andon.rollout import CommandKind
 from andon.runtimes import FakeRuntime, InstanceStatus
 from andon.server import create_app
 from andon.server.rolling_out import RolloutController
@@ -119,6 +120,15 @@ class RecordingRuntime(FakeRuntime):
         self.traffic_down = False
         self.die_at: str | None = None
         """The call during which the server dies, once."""
+        self.held: asyncio.Event | None = None
+        """While set, asking for instances waits for it (a slow agent)."""
+        self.holding = asyncio.Event()
+
+    async def instances(self, environment: str) -> list[InstanceStatus]:
+        if self.held is not None:
+            self.holding.set()
+            await self.held.wait()
+        return await super().instances(environment)
 
     async def set_routing(self, environment: str, routing: Mapping[str, Any]) -> None:
         self._maybe_die("set_routing")
@@ -849,6 +859,32 @@ def test_an_agent_that_restarts_mid_rollout_delays_it_without_failing_it(world: 
         world.fake.reachable = True
         done = await world.tick_until(rollout["id"], finished)
 
+        assert done.status is RolloutStatus.SUCCEEDED, done.message
+        assert weights_of(world.routing("test"), new) == 100
+
+    world.run(scenario)
+
+
+def test_a_command_that_comes_while_a_tick_awaits_the_agent_is_carried_out(
+    world: World,
+) -> None:
+    async def scenario(api: httpx.AsyncClient) -> None:
+        await world.up("test")
+        new = world.release(
+            release=QUICK.replace("pause: 10s", "pause: {{}}").format(strategy="canary")
+        )
+        rollout = await world.deploy(api, "test", new)
+        await world.tick_until(rollout["id"], in_phase("paused"))
+        world.fake.held, world.fake.holding = asyncio.Event(), asyncio.Event()
+        slow = asyncio.create_task(world.controller.tick(rollout["id"]))
+        await world.fake.holding.wait()
+        world.app.state.deploys.command("tiny", "test", CommandKind.PROMOTE, by="bo")
+        world.fake.held.set()
+        world.fake.held = None
+        await slow
+
+        assert world.store.rollouts.get(rollout["id"]).state["commands"] != []
+        done = await world.tick_until(rollout["id"], finished)
         assert done.status is RolloutStatus.SUCCEEDED, done.message
         assert weights_of(world.routing("test"), new) == 100
 

@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import sys
 import threading
 import time
+import traceback
 from collections.abc import Callable, Coroutine, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
@@ -313,7 +315,11 @@ def run_in_debug_loop(scenario: Callable[[], Coroutine[Any, Any, T]], timeout: f
     thread.start()
     thread.join(timeout)
     if thread.is_alive():
-        pytest.fail(f"the event loop still ran after {timeout}s; a task never woke")
+        stacks = "\n".join(
+            f"thread {ident}:\n" + "".join(traceback.format_stack(frame))
+            for ident, frame in sys._current_frames().items()
+        )
+        pytest.fail(f"the event loop still ran after {timeout}s; a task never woke\n{stacks}")
     if "error" in outcome:
         raise outcome["error"]
     return outcome["value"]  # type: ignore[no-any-return]

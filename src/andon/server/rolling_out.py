@@ -239,7 +239,7 @@ class RolloutController:
                     now,
                 )
                 document.state = decision.state
-                document.commands = []
+                document.consumed = len(document.commands)
                 document.pending = [action.to_dict() for action in decision.actions]
                 record = self._save(record, document, message=decision.message)
                 record = await self._apply_pending(record, document, deployment)
@@ -471,6 +471,11 @@ class RolloutController:
     def _save(
         self, record: RolloutRecord, document: RolloutDocument, *, message: str | None = None
     ) -> RolloutRecord:
+        # Commands only ever join the end of the stored list, and only a tick (under the
+        # rollout's lock) takes them off: those that came while this tick awaited its
+        # runtime are kept, not overwritten by what it read at its start.
+        stored = self.store.rollouts.get(record.id).state.get("commands", [])
+        document.commands, document.consumed = list(stored[document.consumed :]), 0
         status = status_of(document.state.phase)
         changes: dict[str, Any] = {"state": document.to_dict()}
         if message is not None:

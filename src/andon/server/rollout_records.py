@@ -78,6 +78,9 @@ class RolloutDocument:
         self.state = RolloutState.from_dict(data["rollout"])
         self.pending: list[dict[str, Any]] = list(data.get("pending", []))
         self.commands: list[dict[str, Any]] = list(data.get("commands", []))
+        self.consumed = 0
+        """How many of :attr:`commands` a decision took: commands queued while a tick
+        awaited its runtime come after them, and stay for the next tick."""
         self.results: dict[str, Any] = dict(data.get("results", {}))
         self.running: dict[str, int] = dict(data.get("running", {}))
         self.analysis: dict[str, Any] | None = data.get("analysis")

@@ -91,14 +91,23 @@ class Stack:
         return self.home / "environments" / "shop" / name / "data" / "shop.db"
 
 
-def wait_for(what: str, probe: Callable[[], Any], timeout: float = 60.0) -> Any:
+def wait_for(
+    what: str,
+    probe: Callable[[], Any],
+    timeout: float = 60.0,
+    *,
+    state: Callable[[], Any] | None = None,
+) -> Any:
+    """``probe()`` once it is truthy; StackError after ``timeout`` seconds, saying what
+    ``state()`` (when given) shows then."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         value = probe()
         if value:
             return value
         time.sleep(0.1)
-    raise StackError(f"timed out waiting for {what}")
+    shown = f"; it is {state()}" if state is not None else ""
+    raise StackError(f"timed out waiting for {what}{shown}")
 
 
 def free_port() -> int:
