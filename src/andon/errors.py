@@ -116,6 +116,22 @@ class ConflictError(PermanentError):
     code = "conflict"
 
 
+class UnauthenticatedError(PermanentError):
+    """A request carries no token, or one that is unknown, expired or revoked."""
+
+    exit_code = 3
+    http_status = 401
+    code = "unauthenticated"
+
+
+class ForbiddenError(PermanentError):
+    """The caller is known but their role does not allow the action."""
+
+    exit_code = 3
+    http_status = 403
+    code = "forbidden"
+
+
 class ConfigurationError(PermanentError):
     """ANDON_* settings or files under ANDON_HOME are wrong."""
 

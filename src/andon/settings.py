@@ -34,11 +34,18 @@ class Settings:
     """Seconds between looks at every project's trunk (``ANDON_POLL_INTERVAL``)."""
     concurrency: int = field(default_factory=lambda: os.cpu_count() or 1)
     """Jobs of one pipeline run at once (``ANDON_CONCURRENCY``; default: CPU count)."""
-    notify_url: str | None = None
-    """A Slack-compatible webhook told when the line stops or restarts (``ANDON_NOTIFY_URL``)."""
     webhook_secret: str | None = None
     """The shared secret of incoming GitHub/GitLab push webhooks (``ANDON_WEBHOOK_SECRET``)."""
-    # Neither is shown by repr(): a key or a password must not reach a log line.
+    # None of the URLs and keys below is shown by repr(): a key, a password or a webhook
+    # URL (a Slack webhook's path is its credential) must not reach a log line.
+    notify_url: str | None = field(default=None, repr=False)
+    """A Slack-compatible webhook told of the line, rollouts, flag kills, guards and drift
+    (``ANDON_NOTIFY_URL``)."""
+    webhook_url: str | None = field(default=None, repr=False)
+    """A webhook sent the same events as plain JSON (``ANDON_WEBHOOK_URL``)."""
+    webhook_signing_key: str | None = field(default=None, repr=False)
+    """The key outgoing webhooks are signed with, in ``X-Andon-Signature``
+    (``ANDON_WEBHOOK_SIGNING_KEY``); unset, they are not signed."""
     secret_key: str | None = field(default=None, repr=False)
     """The Fernet key that encrypts secrets at rest (``ANDON_SECRET_KEY``); unset, a key is
     generated once into ``ANDON_HOME/secret.key``."""
@@ -61,6 +68,8 @@ class Settings:
             poll_interval=_number(env, "ANDON_POLL_INTERVAL", 2.0, minimum=0.05),
             concurrency=int(_number(env, "ANDON_CONCURRENCY", os.cpu_count() or 1, minimum=1)),
             notify_url=env.get("ANDON_NOTIFY_URL") or None,
+            webhook_url=env.get("ANDON_WEBHOOK_URL") or None,
+            webhook_signing_key=env.get("ANDON_WEBHOOK_SIGNING_KEY") or None,
             webhook_secret=env.get("ANDON_WEBHOOK_SECRET") or None,
             secret_key=env.get("ANDON_SECRET_KEY") or None,
             postgres_url=env.get("ANDON_POSTGRES_URL") or None,
@@ -71,6 +80,12 @@ class Settings:
     def server_file(self) -> Path:
         """The JSON file in which ``andon start`` records the server's pid, URL and log."""
         return self.home / "server.json"
+
+    @property
+    def token_file(self) -> Path:
+        """The admin API token the server's first start made (mode 0600); the CLI sends it
+        unless ``ANDON_TOKEN`` gives another."""
+        return self.home / "token"
 
     @property
     def server_log(self) -> Path:

@@ -16,7 +16,7 @@ from andon.server import create_app
 from andon.server.flag_edits import FlagEdit, Who
 from andon.settings import Settings
 from andon.store import Conversion, Exposure, open_store
-from andon.testing import serve
+from andon.testing import home_bearer, serve
 from andon.testing.commands import andon, refusal, stdout_of
 
 START = datetime(2025, 12, 1, tzinfo=UTC)
@@ -75,7 +75,10 @@ def test_results_show_each_variant_the_sample_ratio_and_the_verdict(url: str) ->
     assert shown[5].startswith("significant: on converts 15.0% vs off 10.0% (+50.0%, 95% CI")
 
     as_json = json.loads(ok(url, "results", "new-checkout", "--env", "prod", "--json"))
-    api = httpx.get(f"{url}/api/v1/projects/shop/environments/prod/experiments/new-checkout")
+    api = httpx.get(
+        f"{url}/api/v1/projects/shop/environments/prod/experiments/new-checkout",
+        headers=home_bearer(),
+    )
     assert as_json == api.json()
     assert [v["exposures"] for v in as_json["variants"]] == [400, 400]
 

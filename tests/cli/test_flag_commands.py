@@ -17,7 +17,7 @@ from andon.server import create_app
 from andon.server.flag_edits import FlagChange
 from andon.settings import Settings
 from andon.store import FlagSetContent, open_store
-from andon.testing import serve
+from andon.testing import home_bearer, serve
 from andon.testing.commands import andon, refusal, stdout_of
 
 DOCUMENT: dict[str, Any] = {
@@ -65,6 +65,7 @@ def test_a_flag_is_rolled_out_evaluated_killed_restored_and_exported(
         httpx.post(
             f"{url}/api/v1/projects/shop/environments/prod/flags/new-checkout/evaluate",
             json={"context": {"targetingKey": f"user-{i}"}},
+            headers=home_bearer(),
         ).json()
         for i in range(40)
     ]

@@ -19,7 +19,7 @@ import httpx
 import pytest
 
 from andon.cli.hooks import MARKER
-from andon.testing import git
+from andon.testing import git, home_bearer
 
 pytestmark = pytest.mark.e2e
 
@@ -118,7 +118,7 @@ class Server:
         self.url = url
 
     def get(self, path: str) -> Any:
-        response = httpx.get(f"{self.url}/api/v1{path}", timeout=10)
+        response = httpx.get(f"{self.url}/api/v1{path}", headers=home_bearer(), timeout=10)
         response.raise_for_status()
         return response.json()
 
@@ -289,7 +289,9 @@ def test_artifacts_are_listed_and_verified_and_a_tampered_one_is_caught(
 
     line = one_error_line(andon("artifact", "verify", digest))
     assert digest[:19] in line and "modified" in line
-    response = httpx.post(f"{server.url}/api/v1/artifacts/{digest}/verify", timeout=10)
+    response = httpx.post(
+        f"{server.url}/api/v1/artifacts/{digest}/verify", headers=home_bearer(), timeout=10
+    )
     assert response.status_code == 409
     assert response.json()["error"]["code"] == "conflict"
 

@@ -18,7 +18,7 @@ from typing import Any
 import httpx
 import pytest
 
-from andon.testing import git
+from andon.testing import git, home_bearer
 
 pytestmark = pytest.mark.e2e
 
@@ -58,6 +58,7 @@ class Server:
 
     def start(self) -> None:
         andon("start", "--port", str(self.port))
+        self.http.headers.update(home_bearer())
 
     def get(self, path: str) -> Any:
         return self.http.get(path).json()

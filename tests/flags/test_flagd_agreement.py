@@ -46,7 +46,7 @@ from andon.server import create_app
 from andon.server.flag_edits import FlagChange
 from andon.settings import Settings
 from andon.store import FlagSetContent, open_store
-from andon.testing import serve
+from andon.testing import home_bearer, serve
 
 PROJECT, ENV = "shop", "prod"
 CONTEXTS = 10_000
@@ -174,7 +174,7 @@ def exported(url: str, tmp_path: Path) -> Path:
 @pytest.fixture
 def andon_sdk(url: str, tmp_path: Path) -> Iterator[FlagClient]:
     tokens = f"{url}/api/v1/projects/{PROJECT}/environments/{ENV}/flags/tokens"
-    token = httpx.post(tokens, json={"name": "agreement"}).json()["token"]
+    token = httpx.post(tokens, json={"name": "agreement"}, headers=home_bearer()).json()["token"]
     client = FlagClient(url, ENV, token, cache_dir=tmp_path / "cache", exposures=False)
     try:
         assert client.wait_ready(5)

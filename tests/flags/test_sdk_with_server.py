@@ -34,7 +34,7 @@ from andon.server import create_app
 from andon.server.flag_edits import FlagChange, Who
 from andon.settings import Settings
 from andon.store import FlagSetContent, Store, open_store
-from andon.testing import serve
+from andon.testing import home_bearer, serve
 
 from .sdk_server import wait_until
 
@@ -96,7 +96,13 @@ class Andon:
             self._serving = None
 
     def api(self, method: str, path: str, body: Any = None) -> Any:
-        response = httpx.request(method, f"{self.url}{FLAGS}{path}", json=body, timeout=5)
+        response = httpx.request(
+            method,
+            f"{self.url}{FLAGS}{path}",
+            json=body,
+            headers=home_bearer(self.settings),
+            timeout=5,
+        )
         assert response.is_success, (method, path, response.status_code, response.text)
         return response.json()
 

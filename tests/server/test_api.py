@@ -12,7 +12,7 @@ from fastapi.testclient import TestClient
 from andon.server import create_app
 from andon.settings import Settings
 from andon.store import open_store
-from andon.testing import git
+from andon.testing import bearer, git
 
 VALID = """\
 service: {name: billing}
@@ -28,7 +28,9 @@ def client(andon_home: Path) -> Iterator[TestClient]:
     settings = Settings.from_env()
     with (
         open_store(settings.database_url) as store,
-        TestClient(create_app(settings, store, controllers=False)) as tc,
+        TestClient(
+            create_app(settings, store, controllers=False), headers=bearer(settings, store)
+        ) as tc,
     ):
         yield tc
 

@@ -23,6 +23,7 @@ from andon.server.operations import EnvironmentOperations
 from andon.server.reaping import EnvironmentReaper
 from andon.spec import load_spec
 from andon.store import EnvironmentKind, EnvironmentStatus, LineState, PipelineStatus
+from andon.testing import bearer
 
 SECRET = "s3cr3t-for-the-api"
 BASE = "/api/v1/projects/tiny"
@@ -49,7 +50,7 @@ def client(tiny_service: Any, lifecycle: EnvironmentLifecycle) -> Iterator[TestC
     app = create_app(
         tiny_service.settings, tiny_service.store, controllers=False, lifecycle=lifecycle
     )
-    with TestClient(app) as test_client:
+    with TestClient(app, headers=bearer(tiny_service.settings, tiny_service.store)) as test_client:
         yield test_client
 
 

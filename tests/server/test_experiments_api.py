@@ -18,6 +18,7 @@ from andon.flags.experiments import VariantCounts, assess_experiment
 from andon.server import create_app
 from andon.settings import Settings
 from andon.store import Store, open_store
+from andon.testing import bearer
 
 ENVIRONMENT = "/api/v1/projects/shop/environments/prod"
 FLAG = {"variants": {"on": True, "off": False}, "defaultVariant": "off"}
@@ -36,7 +37,10 @@ def store(andon_home: Path) -> Iterator[Store]:
 
 @pytest.fixture
 def client(store: Store) -> Iterator[TestClient]:
-    with TestClient(create_app(Settings.from_env(), store, controllers=False)) as test_client:
+    settings = Settings.from_env()
+    with TestClient(
+        create_app(settings, store, controllers=False), headers=bearer(settings, store)
+    ) as test_client:
         yield test_client
 
 

@@ -19,6 +19,7 @@ from andon.server.deploys import DeployRequest
 from andon.server.rolling_out import RolloutController
 from andon.spec import load_spec
 from andon.store import RolloutStatus
+from andon.testing import bearer
 
 FLAGS = """
 flags:
@@ -65,7 +66,7 @@ def test_env_up_and_a_rollout_that_succeeds_apply_the_declared_flags(
     )
     flags_url = "/api/v1/projects/tiny/environments/test/flags"
 
-    with TestClient(app) as client:
+    with TestClient(app, headers=bearer(tiny_service.settings, tiny_service.store)) as client:
         created = client.post(
             "/api/v1/projects/tiny/environments",
             json={"name": "test", "artifact": first_artifact},

@@ -27,6 +27,7 @@ from andon.server.running import Server
 from andon.settings import Settings
 from andon.spec import parse_spec
 from andon.store import Store, open_store
+from andon.testing import admin_token
 
 FLAGS = "/api/v1/projects/shop/environments/prod/flags"
 CHECKOUT = {
@@ -78,8 +79,8 @@ def app(store: Store) -> FastAPI:
 
 
 @pytest.fixture
-def client(app: FastAPI) -> Iterator[TestClient]:
-    with TestClient(app) as test_client:
+def client(app: FastAPI, store: Store) -> Iterator[TestClient]:
+    with TestClient(app, headers=signed_in(store)) as test_client:
         yield test_client
 
 
@@ -88,6 +89,7 @@ class Served:
     """The app behind a real HTTP server, as ``andon server`` serves it."""
 
     url: str
+    headers: dict[str, str]
     server: Server
     thread: threading.Thread
 
@@ -98,7 +100,7 @@ class Served:
 
 
 @pytest.fixture
-def served(app: FastAPI, port: int) -> Iterator[Served]:
+def served(app: FastAPI, store: Store, port: int) -> Iterator[Served]:
     """The app on ``port``, its streams' keep-alive every 0.2 s; stopped after the test."""
     app.state.flags.streams.keepalive = 0.2
     server = Server(
@@ -107,7 +109,7 @@ def served(app: FastAPI, port: int) -> Iterator[Served]:
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     await_that(lambda: server.started, "the server to start")
-    running = Served(f"http://127.0.0.1:{port}", server, thread)
+    running = Served(f"http://127.0.0.1:{port}", signed_in(store), server, thread)
     yield running
     running.stop()
 
@@ -163,6 +165,11 @@ def bearer(value: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {value}"}
 
 
+def signed_in(store: Store) -> dict[str, str]:
+    """The admin's header, as the CLI sends it."""
+    return bearer(admin_token(Settings.from_env(), store))
+
+
 def test_a_flag_put_whole_is_listed_and_shown_with_the_new_version(client: TestClient) -> None:
     shown = put(client, reason="launch")
 
@@ -176,7 +183,7 @@ def test_a_flag_put_whole_is_listed_and_shown_with_the_new_version(client: TestC
     [entry] = client.get(f"{FLAGS}/new-checkout/history").json()
     assert (entry["kind"], entry["actor"], entry["reason"], entry["version"]) == (
         "set",
-        "ada",
+        "admin",
         "launch",
         1,
     )
@@ -293,7 +300,7 @@ def test_a_kill_serves_off_everywhere_and_a_restore_brings_back_what_ran(
     assert again.status_code == 409
     assert "is not killed" in again.json()["error"]["message"]
     kinds = [(e["kind"], e["actor"]) for e in client.get(f"{FLAGS}/history").json()]
-    assert kinds == [("restored", "bob"), ("killed", "bob"), ("set", "ada")]
+    assert kinds == [("restored", "admin"), ("killed", "admin"), ("set", "admin")]
 
 
 def test_a_deploy_leaves_a_flag_changed_by_hand_and_shows_the_conflict(
@@ -478,7 +485,7 @@ def test_events_record_exposures_conversions_guard_flips_and_convergence(
 
 
 def test_concurrent_sets_each_get_their_own_version(served: Served) -> None:
-    with httpx.Client(base_url=served.url, timeout=10) as http:
+    with httpx.Client(base_url=served.url, headers=served.headers, timeout=10) as http:
         put(http)
 
         def flip(n: int) -> int:
@@ -497,7 +504,7 @@ def test_concurrent_sets_each_get_their_own_version(served: Served) -> None:
 
 @pytest.fixture
 def http(served: Served) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=served.url, timeout=5) as opened:
+    with httpx.Client(base_url=served.url, headers=served.headers, timeout=5) as opened:
         put(opened)
         yield opened
 

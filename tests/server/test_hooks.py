@@ -18,7 +18,7 @@ from andon.server.api.hooks import normalize_url
 from andon.server.signing import sign
 from andon.settings import Settings
 from andon.store import PipelineRecord, PipelineStatus, Store, open_store
-from andon.testing import git
+from andon.testing import bearer, git
 
 SECRET = "s3cret"
 ZEROS = "0" * 40
@@ -119,7 +119,9 @@ def make_hooks(
             env["ANDON_WEBHOOK_SECRET"] = secret
         settings = Settings.from_env(env)
         store = open_store(settings.database_url)
-        client = TestClient(create_app(settings, store, controllers=False))
+        client = TestClient(
+            create_app(settings, store, controllers=False), headers=bearer(settings, store)
+        )
         client.__enter__()
         opened.append((client, store))
         return Hooks(client, store, repo)

@@ -17,6 +17,7 @@ from andon.pipeline import FinishedPipeline, decide_after_pipeline, line_view, r
 from andon.server import create_app
 from andon.settings import Settings
 from andon.store import PipelineRecord, PipelineStatus, Store, open_store
+from andon.testing import bearer, user_bearer
 
 SPEC = """\
 service: {name: billing}
@@ -40,13 +41,19 @@ class Line:
 
     def stop(self, reason: str, actor: str = "ana") -> dict[str, Any]:
         response = self.client.post(
-            "/api/v1/projects/billing/line/stop", json={"reason": reason, "actor": actor}
+            "/api/v1/projects/billing/line/stop",
+            json={"reason": reason},
+            headers=user_bearer(self.store, actor),
         )
         assert response.status_code == 200, response.text
         return dict(response.json())
 
     def resume(self) -> Any:
-        return self.client.post("/api/v1/projects/billing/line/resume", json={"actor": "ben"})
+        return self.client.post(
+            "/api/v1/projects/billing/line/resume",
+            json={},
+            headers=user_bearer(self.store, "ben"),
+        )
 
     def promote(self, artifact: str, environment: str) -> Any:
         return self.client.post(
@@ -84,7 +91,9 @@ def line(andon_home: Path, tmp_path: Path, repo_factory: Callable[..., Path]) ->
     repo = repo_factory(tmp_path / "billing", {"andon.yaml": SPEC})
     with (
         open_store(settings.database_url) as store,
-        TestClient(create_app(settings, store, controllers=False)) as client,
+        TestClient(
+            create_app(settings, store, controllers=False), headers=bearer(settings, store)
+        ) as client,
     ):
         registered = client.post("/api/v1/projects", json={"source": str(repo)})
         assert registered.status_code == 201, registered.text

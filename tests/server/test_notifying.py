@@ -22,6 +22,7 @@ from andon.server import create_app, notifying
 from andon.server.notifying import Notifier
 from andon.settings import Settings
 from andon.store import open_store
+from andon.testing import bearer
 
 AT = datetime(2026, 3, 2, 9, 30, tzinfo=UTC)
 
@@ -188,7 +189,9 @@ def test_stopping_and_resuming_the_line_through_the_api_notifies_the_webhook(
     settings = Settings.from_env({"ANDON_HOME": str(andon_home), "ANDON_NOTIFY_URL": webhook.url})
     with (
         open_store(settings.database_url) as store,
-        TestClient(create_app(settings, store, controllers=False)) as client,
+        TestClient(
+            create_app(settings, store, controllers=False), headers=bearer(settings, store)
+        ) as client,
     ):
         assert client.post("/api/v1/projects", json={"source": str(repo)}).status_code == 201
         stopped = client.post(
@@ -200,6 +203,6 @@ def test_stopping_and_resuming_the_line_through_the_api_notifies_the_webhook(
         wait_until(lambda: len(webhook.bodies) == 2)
 
     first, second = webhook.bodies
-    assert first["andon"]["event"] == "line.stopped" and first["andon"]["actor"] == "ana"
+    assert first["andon"]["event"] == "line.stopped" and first["andon"]["actor"] == "admin"
     assert first["andon"]["reason"] == "db migration"
     assert second["andon"]["event"] == "line.restarted"

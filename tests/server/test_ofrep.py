@@ -107,8 +107,11 @@ def seeded(content: FlagSetContent) -> FlagChange:
 
 @pytest.fixture
 def token(server_url: str) -> str:
+    admin = Settings.from_env().token_file.read_text("utf-8").strip()
     created = httpx.post(
-        f"{server_url}/api/v1/projects/shop/environments/prod/flags/tokens", json={}
+        f"{server_url}/api/v1/projects/shop/environments/prod/flags/tokens",
+        json={},
+        headers={"Authorization": f"Bearer {admin}"},
     )
     return str(created.json()["token"])
 

@@ -38,7 +38,7 @@ from andon.store import (
     RolloutRecord,
     RolloutStatus,
 )
-from andon.testing import git
+from andon.testing import bearer, git, user_bearer
 
 TOKEN = "a-token-that-is-long-enough-to-mask"
 ENVIRONMENTS = "/projects/tiny/environments"
@@ -198,7 +198,9 @@ class World:
             transport = httpx.ASGITransport(app=self.app)
             try:
                 async with httpx.AsyncClient(
-                    transport=transport, base_url="http://andon/api/v1"
+                    transport=transport,
+                    base_url="http://andon/api/v1",
+                    headers=bearer(self.tiny.settings, self.store),
                 ) as api:
                     await scenario(api)
             finally:
@@ -714,6 +716,43 @@ def test_undo_after_a_good_rollout_brings_the_old_release_back(world: World) -> 
 # -- refusals -----------------------------------------------------------------------------------
 
 
+def test_a_frozen_environment_refuses_a_deploy_unless_the_glass_is_broken_with_a_reason(
+    world: World,
+) -> None:
+    async def scenario(api: httpx.AsyncClient) -> None:
+        await world.up("test")
+        new = world.release(release=QUICK.format(strategy="recreate"))
+        frozen = await api.post(
+            f"{ENVIRONMENTS}/test/freezes", json={"reason": "black friday", "duration": "4h"}
+        )
+        assert frozen.status_code == 201, frozen.text
+
+        refused = await api.post(f"{ENVIRONMENTS}/test/rollouts", json={"artifact": new.artifact})
+        message = error(refused, 409)
+        assert "is frozen until" in message and "black friday" in message
+        assert "--break-glass" in message
+        blank = await api.post(
+            f"{ENVIRONMENTS}/test/rollouts", json={"artifact": new.artifact, "break_glass": " "}
+        )
+        error(blank, 409)
+        assert world.store.rollouts.list() == []
+
+        broken = await world.deploy(api, "test", new, break_glass="checkout is down, fix")
+        done = await world.tick_until(broken["id"], finished)
+        assert done.status is RolloutStatus.SUCCEEDED, done.message
+        (entry,) = world.store.audit.list(action="rollouts.break_glass")
+        assert (entry.actor, entry.target) == ("admin", f"tiny/test#{broken['id']}")
+        assert entry.after["reason"] == "checkout is down, fix"
+        assert entry.after["freezes"][0]["reason"] == "black friday"
+
+        lifted = await api.delete(f"{ENVIRONMENTS}/test/freezes/{frozen.json()['id']}")
+        assert lifted.json()["active"] is False
+        again = await world.deploy(api, "test", world.first)
+        assert again["status"] in {"running", "queued"}
+
+    world.run(scenario)
+
+
 def test_a_second_deploy_is_refused_or_queued_and_starts_when_the_first_ends(
     world: World,
 ) -> None:
@@ -798,7 +837,8 @@ def test_a_protected_environment_asks_the_line_and_waits_for_approval(world: Wor
             reason="freeze for the audit",
             actor="alice",
         )
-        too_late = await api.post(f"{ENVIRONMENTS}/prod/rollout/approve", json={})
+        carol = user_bearer(world.store, "carol")
+        too_late = await api.post(f"{ENVIRONMENTS}/prod/rollout/approve", json={}, headers=carol)
         message = error(too_late, 409)
         assert "the line is stopped" in message and "freeze for the audit" in message
         assert (await api.post(f"{ENVIRONMENTS}/prod/rollout/abort", json={})).is_success
@@ -823,8 +863,10 @@ def test_a_protected_environment_asks_the_line_and_waits_for_approval(world: Wor
         early = await api.post(f"{ENVIRONMENTS}/prod/rollout/promote", json={})
         assert "cannot be skipped" in error(early, 409)
 
+        own = await api.post(f"{ENVIRONMENTS}/prod/rollout/approve", json={"reason": "mine"})
+        assert "four eyes" in error(own, 403)
         answer = await api.post(
-            f"{ENVIRONMENTS}/prod/rollout/approve", json={"by": "carol", "reason": "CAB-12"}
+            f"{ENVIRONMENTS}/prod/rollout/approve", json={"reason": "CAB-12"}, headers=carol
         )
         assert answer.status_code == 200, answer.text
         done = await world.tick_until(rollout["id"], finished)
@@ -991,7 +1033,9 @@ def test_the_api_shows_a_rollout_its_history_and_refuses_in_sentences(world: Wor
         assert "no rollout #999" in error(missing, 404)
         assert "andon rollout list" not in missing.text
 
-        aborted = await api.post(f"{ENVIRONMENTS}/test/rollout/abort", json={"by": "dan"})
+        aborted = await api.post(
+            f"{ENVIRONMENTS}/test/rollout/abort", json={}, headers=user_bearer(world.store, "dan")
+        )
         # A command acts at once: the answer already shows it carried out.
         assert aborted.status_code == 200 and aborted.json()["pending_commands"] == []
         assert any("dan" in decision["sentence"] for decision in aborted.json()["decisions"])

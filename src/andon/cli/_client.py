@@ -13,9 +13,11 @@ import httpx
 from andon.errors import (
     AndonError,
     ConflictError,
+    ForbiddenError,
     NotFoundError,
     ServerUnreachableError,
     SpecError,
+    UnauthenticatedError,
     UsageError,
 )
 from andon.settings import DEFAULT_HOST, DEFAULT_PORT, Settings
@@ -37,12 +39,24 @@ def server_url(explicit: str | None, settings: Settings) -> str:
         return DEFAULT_URL
 
 
+def api_token(settings: Settings) -> str | None:
+    """The API token this command sends: ``ANDON_TOKEN``, else the one the server's first
+    start wrote to ``ANDON_HOME/token``; None when there is neither."""
+    if os.environ.get("ANDON_TOKEN"):
+        return os.environ["ANDON_TOKEN"].strip()
+    try:
+        return settings.token_file.read_text("utf-8").strip() or None
+    except OSError:
+        return None
+
+
 class ApiClient:
     """Calls the API and turns its error bodies back into Andon errors."""
 
-    def __init__(self, url: str, *, timeout: float = 30.0) -> None:
+    def __init__(self, url: str, *, token: str | None = None, timeout: float = 30.0) -> None:
         self.url = url
-        self._http = httpx.Client(base_url=f"{url}/api/v1", timeout=timeout)
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        self._http = httpx.Client(base_url=f"{url}/api/v1", timeout=timeout, headers=headers)
 
     def __enter__(self) -> ApiClient:
         return self
@@ -136,6 +150,10 @@ def _error_from(status: int, data: Any) -> AndonError:
         ]
         source = message.split(" has ", 1)[0]
         return SpecError(problems, path=source)
+    if status == 401:
+        return UnauthenticatedError(message)
+    if status == 403:
+        return ForbiddenError(message)
     if status == 404:
         return NotFoundError(message)
     if status == 409:

@@ -9,7 +9,7 @@ from typing import Annotated, Any
 
 import typer
 
-from andon.cli._client import ApiClient, server_url
+from andon.cli._client import ApiClient, api_token, server_url
 from andon.errors import NotFoundError, UsageError
 from andon.settings import Settings
 
@@ -23,7 +23,8 @@ ProjectOption = Annotated[
 
 def client(url: str | None) -> ApiClient:
     """A client of the server this command talks to."""
-    return ApiClient(server_url(url, Settings.from_env()))
+    settings = Settings.from_env()
+    return ApiClient(server_url(url, settings), token=api_token(settings))
 
 
 def resolve_project(api: ApiClient, project: str | None) -> str:

@@ -12,13 +12,21 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI, Request, Response
+from fastapi import Depends, FastAPI, Request, Response
 
 from andon import __version__
 from andon.api_errors import install_error_handlers
 from andon.environments import EnvironmentLifecycle
 from andon.errors import AndonError
 from andon.pipeline import PipelineRunner
+from andon.server.access import (
+    AccessControl,
+    audit_changes,
+    authenticated,
+    bootstrap_admin,
+    default_access,
+)
+from andon.server.api import access as access_routes
 from andon.server.api import (
     artifacts,
     environments,
@@ -34,6 +42,7 @@ from andon.server.api import (
     sdk,
     secrets,
     tests,
+    webhooks,
 )
 from andon.server.auto_deploying import AutoDeployer
 from andon.server.deploys import Deploys
@@ -66,19 +75,21 @@ def create_app(
     and drive the controllers themselves. ``lifecycle`` creates and destroys environments
     (default: on the local agent that ``andon start`` recorded; tests give a fake runtime).
     """
-    notifier = Notifier(settings.notify_url)
+    notifier = Notifier.from_settings(settings)
     runner = PipelineRunner(
         store, settings, concurrency=settings.concurrency, on_line_change=notifier.line_changed
     )
     lifecycle = lifecycle or EnvironmentLifecycle(store, settings)
-    flag_service = FlagService(store)
+    flag_service = FlagService(store, notifier=notifier)
     operations = EnvironmentOperations(on_ready=_flag_declarer(lifecycle, flag_service))
     reaper = EnvironmentReaper(store, lifecycle, operations)
-    drift = DriftChecker(store, lifecycle, operations, interval=settings.drift_interval)
-    rollouts_controller = RolloutController(store, lifecycle, flags=flag_service)
+    drift = DriftChecker(
+        store, lifecycle, operations, interval=settings.drift_interval, notifier=notifier
+    )
+    rollouts_controller = RolloutController(store, lifecycle, flags=flag_service, notifier=notifier)
     # Its own task, not a periodic of the scheduler: the scheduler's tick waits for git
     # polls and drift checks, and a guard must flip within seconds of a breach.
-    guards = FlagGuardController(store, lifecycle, flag_service)
+    guards = FlagGuardController(store, lifecycle, flag_service, notifier=notifier)
     deploys = Deploys(store, lifecycle, rollouts_controller)
     auto_deployer = AutoDeployer(store, deploys)
     scheduler = PipelineScheduler(
@@ -87,6 +98,7 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        bootstrap_admin(settings, store)
         if controllers:
             reaper.recover()
             scheduler.start()
@@ -113,6 +125,7 @@ def create_app(
     )
     app.state.settings = settings
     app.state.store = store
+    app.state.access = AccessControl(store)
     app.state.started = time.time()
     app.state.notifier = notifier
     app.state.runner = runner
@@ -129,21 +142,33 @@ def create_app(
     # The server runner calls it before waiting for open connections: SDK streams would
     # otherwise hold a stopping server forever.
     app.state.close_streams = flag_service.streams.close
+    _route(app)
+    return app
+
+
+def _route(app: FastAPI) -> None:
+    """The routes, their access checks, error bodies, the audit of changes, the access log."""
+    # Routes of people's tokens; health, git webhooks (HMAC) and the flag SDKs' routes
+    # (flag client tokens) answer to other credentials: see andon.server.access.
+    signed_in = [Depends(default_access)]
     for module in (
-        health,
         projects,
         pipelines,
         artifacts,
         line,
         tests,
-        hooks,
         environments,
         rollouts,
         secrets,
         flags,
         experiments,
-        sdk,
+        webhooks,
     ):
+        app.include_router(module.router, prefix="/api/v1", dependencies=signed_in)
+    app.include_router(
+        access_routes.router, prefix="/api/v1", dependencies=[Depends(authenticated)]
+    )
+    for module in (health, hooks, sdk):
         app.include_router(module.router, prefix="/api/v1")
     app.include_router(ofrep.router)
     install_error_handlers(
@@ -152,8 +177,8 @@ def create_app(
         unknown_route="there is no such API route; see /api/v1/openapi.json.",
         log=error_log,
     )
+    app.middleware("http")(audit_changes)
     app.middleware("http")(_log_request)
-    return app
 
 
 def _flag_declarer(

@@ -19,7 +19,7 @@ from andon.environments import (
     read_spec_at,
 )
 from andon.environments.declaring import declared_migrations, http_process
-from andon.errors import ArtifactError, ConflictError, NotFoundError
+from andon.errors import ArtifactError, ConflictError, ForbiddenError, NotFoundError
 from andon.pipeline import assess_promotion, line_view
 from andon.rollout import (
     CommandKind,
@@ -29,10 +29,12 @@ from andon.rollout import (
     plan_rollout,
     plan_undo,
 )
+from andon.server.access import SYSTEM_ACTOR
+from andon.server.access import record as audit
 from andon.server.rolling_out import RolloutController
 from andon.server.rollout_records import RolloutDocument, carried_commits, old_release
 from andon.spec import Approval, MigrationsSpec, Strategy
-from andon.store import EnvironmentStatus, RolloutRecord, RolloutStatus, Store
+from andon.store import EnvironmentStatus, FreezeRecord, RolloutRecord, RolloutStatus, Store
 
 
 @dataclass(frozen=True)
@@ -47,6 +49,8 @@ class DeployRequest:
     queue: bool = False
     """Wait for a rollout under way instead of being refused."""
     by: str = ""
+    break_glass: str = ""
+    """Why this deploy goes through a freeze window of the environment (audited, told)."""
 
 
 class Deploys:
@@ -78,6 +82,7 @@ class Deploys:
             # Nothing is recorded: a release that is not what was built never starts.
             raise ConflictError(f"cannot deploy to {name}: {exc.message}") from exc
         self._check_line(project, name, order.artifact, protected=order.environment.protected)
+        frozen = self._check_freeze(request)
         spec = order.spec
         migrations = spec.database.migrations if spec.database is not None else None
         breaking = await asyncio.to_thread(
@@ -130,8 +135,44 @@ class Deploys:
             status=RolloutStatus.QUEUED if ahead is not None else RolloutStatus.RUNNING,
             message=state.decisions[-1].sentence if state.decisions else "",
         )
+        if not state.approved:
+            # A protected environment: nothing moves until a person approves, so they
+            # are told now rather than finding it waiting.
+            self.controller.notifier.approval_requested(record, self.lifecycle.clock())
+        if frozen:
+            self._glass_broken(request, record, frozen)
         self.controller.wake()
         return record
+
+    def _check_freeze(self, request: DeployRequest) -> list[FreezeRecord]:
+        """The freeze windows this deploy goes through (with a reason to break the glass);
+        ConflictError when the environment is frozen and no reason was given."""
+        now = self.lifecycle.clock()
+        frozen = self.store.freezes.active(request.project, request.environment, now)
+        if frozen and not request.break_glass.strip():
+            window = frozen[0]
+            raise ConflictError(
+                f"environment {request.environment} of {request.project} is frozen until "
+                f"{window.ends_at.isoformat(timespec='minutes')} ({window.reason}, by "
+                f"{window.created_by}); to deploy anyway, break the glass with a reason: "
+                f"'andon deploy {request.environment} --break-glass \"why\"'."
+            )
+        return frozen
+
+    def _glass_broken(
+        self, request: DeployRequest, record: RolloutRecord, frozen: list[FreezeRecord]
+    ) -> None:
+        windows = [
+            {"id": f.id, "reason": f.reason, "ends_at": f.ends_at.isoformat()} for f in frozen
+        ]
+        audit(
+            self.store,
+            "rollouts.break_glass",
+            f"{request.project}/{request.environment}#{record.id}",
+            actor=request.by or SYSTEM_ACTOR,
+            after={"reason": request.break_glass, "freezes": windows, "version": record.to_version},
+        )
+        self.controller.notifier.glass_broken(record, request.break_glass, self.lifecycle.clock())
 
     def current(self, project: str, name: str) -> RolloutRecord:
         """The rollout under way in the environment, else the latest one."""
@@ -161,6 +202,11 @@ class Deploys:
             raise ConflictError(f"cannot {verb} rollout #{record.id}: {refusal.rstrip('.')}.")
         if record.status.finished and kind is not CommandKind.RETRY:
             raise ConflictError(f"rollout #{record.id} has ended ({record.status.value}).")
+        if kind is CommandKind.APPROVE and by and by == record.created_by:
+            raise ForbiddenError(
+                f"{by} asked for rollout #{record.id} and cannot approve it too: someone "
+                "else with the deployer role must approve it (four eyes)."
+            )
         if kind is CommandKind.APPROVE:
             # Approval is when a protected environment's rollout starts: the line may
             # have stopped since it was asked for.

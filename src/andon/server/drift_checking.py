@@ -1,7 +1,8 @@
 """The drift checker: looks at every ready environment every ``ANDON_DRIFT_INTERVAL``
 seconds (60 by default) and records how it differs from what was declared (a config file
 edited by hand, an instance gone, a migration applied out of band), so that ``andon env
-status`` and the dashboard show it without anyone asking.
+status`` and the dashboard show it without anyone asking; new drift is told to the
+webhooks (``drift.found``).
 
 The pipeline scheduler calls :meth:`DriftChecker.tick` at each of its ticks.
 """
@@ -13,6 +14,7 @@ from datetime import datetime, timedelta
 
 from andon.environments import EnvironmentLifecycle
 from andon.errors import AndonError
+from andon.server.notifying import Notifier
 from andon.server.operations import EnvironmentOperations
 from andon.store import EnvironmentStatus, Store
 
@@ -29,10 +31,12 @@ class DriftChecker:
         operations: EnvironmentOperations,
         *,
         interval: float,
+        notifier: Notifier | None = None,
     ) -> None:
         self.store = store
         self.lifecycle = lifecycle
         self.operations = operations
+        self.notifier = notifier if notifier is not None else Notifier()
         self.interval = timedelta(seconds=interval)
         self._tried: dict[tuple[str, str], datetime] = {}
 
@@ -71,4 +75,9 @@ class DriftChecker:
                     record.project,
                     "; ".join(item.message for item in items),
                 )
+                found = [item.to_dict() for item in items]
+                # Told when what drifted changes, not at every check: the same drift
+                # every minute would bury the news.
+                if found != (record.drift or []):
+                    self.notifier.drift_found(record.project, record.name, found, now)
         return checked

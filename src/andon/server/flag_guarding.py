@@ -60,6 +60,7 @@ from andon.server.flag_guard_looks import (
     summed,
 )
 from andon.server.flagging import FlagService
+from andon.server.notifying import Notifier
 from andon.spec.flag_guards import GuardSpec
 from andon.store import (
     EnvironmentRecord,
@@ -97,10 +98,13 @@ class FlagGuardController:
         clock: Callable[[], datetime] | None = None,
         interval: float = INTERVAL,
         min_requests: int = MIN_REQUESTS,
+        notifier: Notifier | None = None,
     ) -> None:
         self.store = store
         self.lifecycle = lifecycle
         self.flags = flags
+        # Tells the webhooks of each trip (a restore is not news).
+        self.notifier = notifier if notifier is not None else Notifier()
         self.clock = clock or lifecycle.clock
         self.interval = interval
         self.min_requests = min_requests
@@ -257,6 +261,8 @@ class FlagGuardController:
         log.warning(
             "flag %s of %s/%s %s: %s", key, record.project, record.name, what, made[0].reason
         )
+        if decision.action is GuardAction.TRIP:
+            self.notifier.guard_fired(record.project, record.name, made[0], now)
         return what
 
     async def _sample(self, record: EnvironmentRecord, at: float) -> Snapshot | None:

@@ -37,10 +37,11 @@ from andon.server.flag_edits import (
 from andon.server.flag_reports import FlagReports
 from andon.server.flag_streams import FlagStreams
 from andon.server.flag_tokens import FlagTokens
+from andon.server.notifying import Notifier
 from andon.spec.flag_guards import ExperimentSpec, GuardSpec, reference_problems
 from andon.spec.flags import FlagSetSpec
 from andon.spec.problems import did_you_mean
-from andon.store import FlagHistoryRecord, FlagSetContent, FlagSetRecord, Store
+from andon.store import FlagHistoryRecord, FlagSetContent, FlagSetRecord, NewFlagHistory, Store
 
 ATTEMPTS = 20
 """Times a change is decided again when other changes keep coming first."""
@@ -75,10 +76,13 @@ class FlagService:
         streams: FlagStreams | None = None,
         *,
         clock: Callable[[], datetime] = _utc_now,
+        notifier: Notifier | None = None,
     ) -> None:
         self.store = store
         self.streams = streams or FlagStreams()
         self.clock = clock
+        # Tells the webhooks of each kill (the flag guards tell of their trips).
+        self.notifier = notifier if notifier is not None else Notifier()
         self.tokens = FlagTokens(store, clock)
         self.reports = FlagReports(store, self.streams, clock)
         self._published: OrderedDict[tuple[str, str, int], Published] = OrderedDict()
@@ -165,7 +169,18 @@ class FlagService:
 
     def kill(self, project: str, environment: str, key: str, who: Who) -> FlagSetRecord:
         """Flag ``key`` serves its off-variant everywhere until restored."""
-        return self.change(project, environment, lambda c: decide_kill(c, key, who))
+        made: list[NewFlagHistory] = []
+
+        def decide(content: FlagSetContent) -> FlagChange:
+            # The change written is the last one decided; no history: killed already.
+            change = decide_kill(content, key, who)
+            made[:] = change.history
+            return change
+
+        record = self.change(project, environment, decide)
+        if made:
+            self.notifier.flag_killed(project, environment, made[0], self.clock())
+        return record
 
     def restore(self, project: str, environment: str, key: str, who: Who) -> FlagSetRecord:
         """Flag ``key`` back as it ran before its kill."""

@@ -57,6 +57,7 @@ from andon.rollout import (
 )
 from andon.server.analysing import AnalysisDriver
 from andon.server.flagging import FlagService
+from andon.server.notifying import Notifier
 from andon.server.rollout_records import (
     RolloutDocument,
     carried_commits,
@@ -89,8 +90,11 @@ class RolloutController:
         clock: Callable[[], datetime] | None = None,
         interval: float = 1.0,
         flags: FlagService | None = None,
+        notifier: Notifier | None = None,
     ) -> None:
         self.store = store
+        # Tells the webhooks of each deploy event stored (none without one).
+        self.notifier = notifier if notifier is not None else Notifier()
         # Applies the flags a release declares when its rollout succeeds.
         self.flags = flags
         self.lifecycle = lifecycle
@@ -422,17 +426,19 @@ class RolloutController:
     ) -> None:
         _, old_artifact, commits = old_release(record)
         ours = action.version == record.to_version
+        kind, at = DeployEventKind(action.kind.value), self.clock()
         self.store.deploy_events.record(
             project=record.project,
             environment=record.environment,
-            kind=DeployEventKind(action.kind.value),
+            kind=kind,
             version=action.version,
             artifact=record.to_artifact if ours else old_artifact or record.to_artifact,
             commits=commits if ours else (),
             message=action.sentence,
             rollout_id=record.id,
-            at=self.clock(),
+            at=at,
         )
+        self.notifier.rollout_event(kind, record, action.version, action.sentence, at)
         if action.kind.value == "finished" and document.state.phase is Phase.SUCCEEDED:
             # The environment now declares the new release: drift compares with it.
             await deployment.prepare(record.to_version)

@@ -3,11 +3,13 @@
 The server and the CLI's local commands open it with :func:`open_store` and use its
 repositories (``store.projects``, ``store.pipelines``, ``store.jobs``, ``store.artifacts``,
 ``store.line``, ``store.flaky``, ``store.environments``, ``store.secrets``, ``store.rollouts``,
-``store.deploy_events``, and for feature flags ``store.flags``, ``store.flag_tokens`` and
-``store.flag_events``); nothing outside this package touches SQLAlchemy.
+``store.deploy_events``, for feature flags ``store.flags``, ``store.flag_tokens`` and
+``store.flag_events``, and for people and controls ``store.users``, ``store.api_tokens``,
+``store.freezes`` and ``store.audit``); nothing outside this package touches SQLAlchemy.
 """
 
 from andon.store._artifacts import ArtifactRecord, ArtifactRepository
+from andon.store._audit import AuditCheck, AuditEntry, AuditRepository
 from andon.store._deploy_events import DeployEventKind, DeployEventRecord, DeployEventRepository
 from andon.store._environments import (
     EnvironmentKind,
@@ -26,8 +28,17 @@ from andon.store._flags import (
     NewFlagHistory,
 )
 from andon.store._flaky import FlakySummary, FlakyTestRecord, FlakyTestRepository
+from andon.store._freezes import FreezeRecord, FreezeRepository
 from andon.store._jobs import JobRecord, JobRepository, NewJob
 from andon.store._line import LineEventRecord, LineEventRepository
+from andon.store._people import (
+    EVERY_PROJECT,
+    ApiTokenRecord,
+    ApiTokenRepository,
+    Role,
+    UserRecord,
+    UserRepository,
+)
 from andon.store._pipelines import PipelineRecord, PipelineRepository
 from andon.store._projects import ProjectRecord, ProjectRepository
 from andon.store._rollouts import RolloutRecord, RolloutRepository, RolloutStatus
@@ -38,8 +49,14 @@ from andon.store._tables import metadata
 from andon.store._urls import redact_url
 
 __all__ = [
+    "EVERY_PROJECT",
+    "ApiTokenRecord",
+    "ApiTokenRepository",
     "ArtifactRecord",
     "ArtifactRepository",
+    "AuditCheck",
+    "AuditEntry",
+    "AuditRepository",
     "Conversion",
     "DeployEventKind",
     "DeployEventRecord",
@@ -61,6 +78,8 @@ __all__ = [
     "FlakySummary",
     "FlakyTestRecord",
     "FlakyTestRepository",
+    "FreezeRecord",
+    "FreezeRepository",
     "JobRecord",
     "JobRepository",
     "JobStatus",
@@ -74,11 +93,14 @@ __all__ = [
     "PipelineStatus",
     "ProjectRecord",
     "ProjectRepository",
+    "Role",
     "RolloutRecord",
     "RolloutRepository",
     "RolloutStatus",
     "SecretRepository",
     "Store",
+    "UserRecord",
+    "UserRepository",
     "metadata",
     "open_store",
     "redact_url",

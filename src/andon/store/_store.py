@@ -13,6 +13,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import sessionmaker
 
 from andon.store._artifacts import ArtifactRepository
+from andon.store._audit import AuditRepository
 from andon.store._deploy_events import DeployEventRepository
 from andon.store._engine import Dialect, create_store_engine, dialect_of
 from andon.store._environments import EnvironmentRepository
@@ -21,9 +22,11 @@ from andon.store._flag_events import FlagEventRepository
 from andon.store._flag_tokens import FlagTokenRepository
 from andon.store._flags import FlagSetRepository
 from andon.store._flaky import FlakyTestRepository
+from andon.store._freezes import FreezeRepository
 from andon.store._jobs import JobRepository
 from andon.store._line import LineEventRepository
 from andon.store._migrating import current_revision, upgrade_to_head
+from andon.store._people import ApiTokenRepository, UserRepository
 from andon.store._pipelines import PipelineRepository
 from andon.store._projects import ProjectRepository
 from andon.store._repository import Clock
@@ -58,6 +61,10 @@ class Store:
         self.flags = FlagSetRepository(sessions, engine.url, clock)
         self.flag_tokens = FlagTokenRepository(sessions, engine.url, clock)
         self.flag_events = FlagEventRepository(sessions, engine.url, clock)
+        self.users = UserRepository(sessions, engine.url, clock)
+        self.api_tokens = ApiTokenRepository(sessions, engine.url, clock)
+        self.freezes = FreezeRepository(sessions, engine.url, clock)
+        self.audit = AuditRepository(sessions, engine.url, clock)
 
     def schema_revision(self) -> str:
         """The Alembic revision the database is at."""

@@ -445,3 +445,74 @@ flag_clients = Table(
     Column("last_seen", UTCDateTime, nullable=False),
     UniqueConstraint("project", "environment", "client"),
 )
+
+# -- people: users, their API tokens and roles, freeze windows, the audit trail ----------
+
+USER_NAME_MAX_LENGTH = 64
+
+users = Table(
+    "users",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("name", String(USER_NAME_MAX_LENGTH), nullable=False, unique=True),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("created_by", Text, nullable=False),
+    sqlite_autoincrement=True,
+)
+
+# A role per user and project; project "*" is every project.
+grants = Table(
+    "grants",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("user", String(USER_NAME_MAX_LENGTH), nullable=False),
+    Column("project", String(PROJECT_NAME_MAX_LENGTH), nullable=False),
+    Column("role", String(16), nullable=False),
+    UniqueConstraint("user", "project"),
+)
+
+api_tokens = Table(
+    "api_tokens",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("user", String(USER_NAME_MAX_LENGTH), nullable=False, index=True),
+    Column("name", Text, nullable=False),
+    # Hex SHA-256 of the token; the token itself is shown once and never stored.
+    Column("token_hash", String(64), nullable=False, unique=True),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("expires_at", UTCDateTime, nullable=True),
+    Column("last_used_at", UTCDateTime, nullable=True),
+    Column("revoked_at", UTCDateTime, nullable=True),
+    sqlite_autoincrement=True,
+)
+
+freezes = Table(
+    "freezes",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("project", String(PROJECT_NAME_MAX_LENGTH), nullable=False),
+    Column("environment", String(ENVIRONMENT_NAME_MAX_LENGTH), nullable=False),
+    Column("starts_at", UTCDateTime, nullable=False),
+    Column("ends_at", UTCDateTime, nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("created_by", Text, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("lifted_at", UTCDateTime, nullable=True),
+    sqlite_autoincrement=True,
+)
+Index("ix_freezes_project_environment", freezes.c.project, freezes.c.environment)
+
+# Append-only: each entry carries the hash of the one before it.
+audit_entries = Table(
+    "audit_entries",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("at", UTCDateTime, nullable=False, index=True),
+    Column("actor", Text, nullable=False),
+    Column("action", Text, nullable=False),
+    Column("target", Text, nullable=False),
+    Column("before", JSON, nullable=True),
+    Column("after", JSON, nullable=True),
+    Column("previous_hash", String(64), nullable=False),
+    Column("hash", String(64), nullable=False),
+)

@@ -174,6 +174,8 @@ def start_stack(
         running.agent_token = wait_for("the agent's token", lambda: _token(state))
         started = running.ok("start", "--port", str(port))
         assert f"Its agent is running at {agent_url}" in started.stdout
+        token = (home / "token").read_text("utf-8").strip()
+        api.headers["Authorization"] = f"Bearer {token}"
         running.ok("project", "add", str(repo), "--dir", directory)
         wait_for(
             "the first pipeline to be green",

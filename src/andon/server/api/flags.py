@@ -17,6 +17,7 @@ from pydantic import BaseModel, Field
 
 from andon.errors import NotFoundError, UsageError
 from andon.flags import FlagType
+from andon.server.access import actor
 from andon.server.flag_edits import FlagEdit, Who, flag_entry
 from andon.server.flagging import FlagService
 from andon.store import FlagSetRecord
@@ -30,7 +31,7 @@ FLAGD_SCHEMA = "https://flagd.dev/schema/v0/flags.json"
 class Change(BaseModel):
     """Who changes a flag, and why (for the history)."""
 
-    by: str = Field(default="", max_length=200, description="Who asks, for the history.")
+    by: str = Field(default="", max_length=200, description="Ignored: the token's user asks.")
     reason: str = Field(default="", max_length=1000, description="Why, for the history.")
 
 
@@ -71,8 +72,9 @@ def _service(request: Request, project: str, environment: str) -> FlagService:
     return service
 
 
-def _who(body: Change, default: str = "api") -> Who:
-    return Who(body.by.strip() or default, body.reason.strip())
+def _who(body: Change, request: Request) -> Who:
+    """The token's user (the body's ``by`` is not taken: the audit trail holds who)."""
+    return Who(actor(request), body.reason.strip())
 
 
 def flag_view(service: FlagService, record: FlagSetRecord, key: str) -> dict[str, Any]:
@@ -223,7 +225,7 @@ def put_flag(
     for name in ("guards", "experiment"):
         if name in body.model_fields_set:
             entry[name] = getattr(body, name)
-    record = service.put(project, environment, key, entry, _who(body))
+    record = service.put(project, environment, key, entry, _who(body, request))
     return flag_view(service, record, key)
 
 
@@ -239,7 +241,7 @@ def set_flag(
     edit = FlagEdit(
         variant=body.variant, enabled=body.on, rollout=body.rollout, segment=body.segment
     )
-    record = service.edit(project, environment, key, edit, _who(body))
+    record = service.edit(project, environment, key, edit, _who(body, request))
     return flag_view(service, record, key)
 
 
@@ -249,7 +251,7 @@ def kill_flag(
 ) -> dict[str, Any]:
     """Serve the flag's off-variant everywhere, its targeting set aside, until restored."""
     service = _service(request, project, environment)
-    return flag_view(service, service.kill(project, environment, key, _who(body)), key)
+    return flag_view(service, service.kill(project, environment, key, _who(body, request)), key)
 
 
 @router.post(f"{_FLAGS}/{{key}}/restore")
@@ -258,7 +260,7 @@ def restore_flag(
 ) -> dict[str, Any]:
     """Bring back what ran before the kill."""
     service = _service(request, project, environment)
-    return flag_view(service, service.restore(project, environment, key, _who(body)), key)
+    return flag_view(service, service.restore(project, environment, key, _who(body, request)), key)
 
 
 @router.get(f"{_FLAGS}/{{key}}/history")

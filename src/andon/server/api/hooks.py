@@ -9,12 +9,13 @@ import json
 import re
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
 from andon.errors import AndonError, ConfigurationError, UsageError
 from andon.repos import GitRepository
+from andon.server.access import default_access
 from andon.server.scheduling import PipelineScheduler
 from andon.server.signing import signature_matches, token_matches
 from andon.settings import Settings
@@ -141,7 +142,7 @@ async def git_push(request: Request) -> Any:
     return {"provider": provider, "queued": queued, "projects": [p.name for p in matching]}
 
 
-@router.post("/hooks/local", status_code=202)
+@router.post("/hooks/local", status_code=202, dependencies=[Depends(default_access)])
 def local_push(body: LocalPush, request: Request) -> dict[str, Any]:
     """A commit in a local repository (from the hooks of ``andon hooks install``)."""
     store: Store = request.app.state.store

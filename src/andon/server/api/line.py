@@ -4,7 +4,6 @@ refuses protected environments while it is stopped."""
 
 from __future__ import annotations
 
-import getpass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -20,6 +19,7 @@ from andon.pipeline import (
     record_change,
     stopped_since,
 )
+from andon.server.access import actor
 from andon.store import LineEventRecord, Store
 
 router = APIRouter(tags=["line"])
@@ -29,15 +29,13 @@ class LineStop(BaseModel):
     """Pulling the cord by hand."""
 
     reason: str = Field(min_length=1, description="Why the line stops, for everyone to read.")
-    actor: str | None = Field(
-        default=None, description="Who pulls it (defaults to the server's user)."
-    )
+    actor: str | None = Field(default=None, description="Ignored: the token's user pulls it.")
 
 
 class LineResume(BaseModel):
     """Restarting the line by hand."""
 
-    actor: str | None = None
+    actor: str | None = Field(default=None, description="Ignored: the token's user resumes it.")
 
 
 class Promotion(BaseModel):
@@ -95,7 +93,7 @@ def stop_line(project: str, body: LineStop, request: Request) -> dict[str, Any]:
     change = decide_manual_stop(
         line_view(store, project),
         reason=body.reason,
-        actor=body.actor or getpass.getuser(),
+        actor=actor(request),
         now=_now(),
     )
     record_change(store, project, change)
@@ -108,9 +106,7 @@ def resume_line(project: str, body: LineResume, request: Request) -> dict[str, A
     """Restart a stopped line by hand."""
     store = _store(request)
     store.projects.get(project)
-    change = decide_manual_resume(
-        line_view(store, project), actor=body.actor or getpass.getuser(), now=_now()
-    )
+    change = decide_manual_resume(line_view(store, project), actor=actor(request), now=_now())
     if change is None:
         raise ConflictError(f"the line of {project} is running already; nothing to resume.")
     record_change(store, project, change)

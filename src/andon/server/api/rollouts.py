@@ -20,6 +20,7 @@ from pydantic import BaseModel, Field
 from andon.analysis import summarize_run
 from andon.errors import NotFoundError
 from andon.rollout import CommandKind, RolloutState
+from andon.server.access import actor
 from andon.server.deploys import DeployRequest, Deploys
 from andon.server.rolling_out import RolloutController
 from andon.server.rollout_records import old_release
@@ -39,13 +40,16 @@ class DeployBody(BaseModel):
     commit: str | None = Field(default=None, description="Deploy the artifact of this commit.")
     strategy: Strategy | None = Field(default=None, description="Override andon.yaml's.")
     queue: bool = Field(default=False, description="Wait behind a rollout under way.")
-    by: str = Field(default="", max_length=200, description="Who asks, for the log.")
+    by: str = Field(default="", max_length=200, description="Ignored: the token's user asks.")
+    break_glass: str = Field(
+        default="", max_length=1000, description="Deploy through a freeze window, saying why."
+    )
 
 
 class CommandBody(BaseModel):
     """Who asks, and why."""
 
-    by: str = Field(default="", max_length=200)
+    by: str = Field(default="", max_length=200, description="Ignored: the token's user asks.")
     reason: str = Field(default="", max_length=1000)
     full: bool = Field(default=False, description="promote: go to 100% now.")
 
@@ -96,7 +100,8 @@ async def deploy(project: str, environment: str, body: DeployBody, request: Requ
             commit=body.commit,
             strategy=body.strategy,
             queue=body.queue,
-            by=body.by,
+            by=actor(request),
+            break_glass=body.break_glass,
         )
     )
     return rollout_view(record)
@@ -140,7 +145,7 @@ async def undo(
 ) -> dict[str, Any]:
     """Back to the last known good release; while the old version is still warm, traffic
     is back on it when this answers."""
-    record = _deploys(request).undo(project, environment, by=body.by)
+    record = _deploys(request).undo(project, environment, by=actor(request))
     return rollout_view(await _act_now(request, record))
 
 
@@ -156,7 +161,9 @@ async def command(
         raise NotFoundError(f"there is no rollout command {verb!r}; use one of {verbs}.") from None
     if kind is CommandKind.PROMOTE and body.full:
         kind = CommandKind.PROMOTE_FULL
-    record = _deploys(request).command(project, environment, kind, by=body.by, reason=body.reason)
+    record = _deploys(request).command(
+        project, environment, kind, by=actor(request), reason=body.reason
+    )
     return rollout_view(await _act_now(request, record))
 
 
