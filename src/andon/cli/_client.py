@@ -21,7 +21,6 @@ from andon.errors import (
     UsageError,
 )
 from andon.settings import DEFAULT_HOST, DEFAULT_PORT, Settings
-from andon.spec import Problem
 
 DEFAULT_URL = f"http://{DEFAULT_HOST}:{DEFAULT_PORT}"
 
@@ -144,6 +143,8 @@ def _error_from(status: int, data: Any) -> AndonError:
     error = data.get("error", {}) if isinstance(data, dict) else {}
     message = str(error.get("message") or f"the server answered HTTP {status}.")
     if error.get("code") == "invalid_spec":
+        from andon.spec import Problem  # only here: the CLI starts without the spec models
+
         problems = [
             Problem(p["line"], p["column"], p["path"], p["message"])
             for p in error.get("problems", [])

@@ -5,20 +5,18 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from andon.cli._output import emit_json, error_line, say
 from andon.errors import ConflictError, SpecError
-from andon.spec import (
-    AndonSpec,
-    json_schema,
-    load_spec,
-    markdown_reference,
-    parse_spec,
-    starter_spec,
-)
+
+if TYPE_CHECKING:
+    from andon.spec import AndonSpec
+
+# andon.spec (pydantic models) is imported by the commands that use it: every other
+# command of the CLI starts without paying for it.
 
 
 def _plural(count: int, noun: str) -> str:
@@ -46,6 +44,8 @@ def validate(
 ) -> None:
     """Check an andon.yaml and report every problem with its line and column."""
     try:
+        from andon.spec import load_spec
+
         spec = load_spec(path)
     except SpecError as exc:
         if as_json:
@@ -74,8 +74,12 @@ def schema(
 ) -> None:
     """Print the JSON Schema (draft 2020-12) of andon.yaml, for editors."""
     if markdown:
+        from andon.spec import markdown_reference
+
         sys.stdout.write(markdown_reference())
         return
+    from andon.spec import json_schema
+
     say(json.dumps(json_schema(), indent=2, sort_keys=True))
 
 
@@ -87,6 +91,8 @@ def init(
     target = directory / "andon.yaml"
     if target.exists() and not force:
         raise ConflictError(f"{target} exists already; pass --force to overwrite it.")
+    from andon.spec import parse_spec, starter_spec
+
     text = starter_spec(directory)
     spec = parse_spec(text, source=str(target))
     partial = target.with_name(".andon.yaml.partial")
