@@ -524,6 +524,10 @@ def test_a_canary_with_errors_is_rolled_back_and_the_environment_stays_on_the_ol
         )
         kinds = [e.kind for e in world.store.deploy_events.list("tiny", "test")]
         assert kinds == [DeployEventKind.STARTED, DeployEventKind.ROLLED_BACK]
+        # The immune system's own act is in the audit trail, as the server's.
+        (rolled_back,) = world.store.audit.list(action="rollout.rolled_back")
+        assert (rolled_back.actor, rolled_back.target) == ("andon", f"tiny/test#{rollout['id']}")
+        assert "error" in rolled_back.after["sentence"]
 
     world.run(scenario)
 

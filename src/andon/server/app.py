@@ -18,13 +18,16 @@ from andon import __version__
 from andon.api_errors import install_error_handlers
 from andon.environments import EnvironmentLifecycle
 from andon.errors import AndonError
-from andon.pipeline import PipelineRunner
+from andon.pipeline import LineChange, PipelineRunner
 from andon.server.access import (
     AccessControl,
     audit_changes,
     authenticated,
     bootstrap_admin,
     default_access,
+)
+from andon.server.access import (
+    record as audit,
 )
 from andon.server.api import access as access_routes
 from andon.server.api import (
@@ -77,7 +80,10 @@ def create_app(
     """
     notifier = Notifier.from_settings(settings)
     runner = PipelineRunner(
-        store, settings, concurrency=settings.concurrency, on_line_change=notifier.line_changed
+        store,
+        settings,
+        concurrency=settings.concurrency,
+        on_line_change=_line_changed(store, notifier),
     )
     lifecycle = lifecycle or EnvironmentLifecycle(store, settings)
     flag_service = FlagService(store, notifier=notifier)
@@ -179,6 +185,26 @@ def _route(app: FastAPI) -> None:
     )
     app.middleware("http")(audit_changes)
     app.middleware("http")(_log_request)
+
+
+def _line_changed(store: Store, notifier: Notifier) -> Callable[[str, LineChange], None]:
+    """What a pipeline that stops or restarts the line does besides: tell, and audit."""
+
+    def changed(project: str, change: LineChange) -> None:
+        notifier.line_changed(project, change)
+        audit(
+            store,
+            "line.stopped" if change.stopped else "line.restarted",
+            f"projects/{project}/line",
+            actor=change.actor,
+            after={
+                "reason": change.reason,
+                "commit": change.commit,
+                "pipeline": change.pipeline_id,
+            },
+        )
+
+    return changed
 
 
 def _flag_declarer(

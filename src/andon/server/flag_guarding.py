@@ -50,6 +50,7 @@ from pydantic import ValidationError
 from andon.analysis import VersionSample, samples_from_snapshot, window
 from andon.environments import EnvironmentLifecycle, EnvironmentOrder, agent_environment
 from andon.errors import AndonError
+from andon.server.access import record as audit
 from andon.server.flag_edits import FlagChange, GuardTrip, Who, decide_trip, decide_untrip
 from andon.server.flag_guard_looks import (
     GuardAction,
@@ -263,6 +264,12 @@ class FlagGuardController:
         )
         if decision.action is GuardAction.TRIP:
             self.notifier.guard_fired(record.project, record.name, made[0], now)
+        audit(
+            self.store,
+            f"flag.guard_{what}",
+            f"{record.project}/{record.name}/flags/{key}",
+            after={"reason": made[0].reason, "guard": guard},
+        )
         return what
 
     async def _sample(self, record: EnvironmentRecord, at: float) -> Snapshot | None:

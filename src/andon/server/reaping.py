@@ -14,6 +14,7 @@ from datetime import datetime, timedelta
 
 from andon.environments import EnvironmentLifecycle, decide_expired
 from andon.errors import AndonError
+from andon.server.access import record as audit
 from andon.server.operations import EnvironmentOperations
 from andon.store import EnvironmentRecord, EnvironmentStatus, Store
 
@@ -65,6 +66,7 @@ class EnvironmentReaper:
                     )
                     continue
                 log.info("environment %s of %s expired; destroying it", name, project)
+                audit(self.store, "environment.expired", f"{project}/{name}")
                 started.append(key)
         return started
 

@@ -55,6 +55,7 @@ from andon.rollout import (
     action_from_dict,
     decide_rollout,
 )
+from andon.server.access import record as audit
 from andon.server.analysing import AnalysisDriver
 from andon.server.flagging import FlagService
 from andon.server.notifying import Notifier
@@ -439,6 +440,12 @@ class RolloutController:
             at=at,
         )
         self.notifier.rollout_event(kind, record, action.version, action.sentence, at)
+        audit(
+            self.store,
+            f"rollout.{kind.value}",
+            f"{record.project}/{record.environment}#{record.id}",
+            after={"version": action.version, "sentence": action.sentence},
+        )
         if action.kind.value == "finished" and document.state.phase is Phase.SUCCEEDED:
             # The environment now declares the new release: drift compares with it.
             await deployment.prepare(record.to_version)
