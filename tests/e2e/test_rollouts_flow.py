@@ -29,7 +29,7 @@ pytestmark = pytest.mark.e2e
 NAMED = "      shop_name: Andon Shop II"
 STEPS = """  steps:
     - weight: 20%
-    - analysis: {metrics: [latency], duration: 10s}
+    - analysis: {metrics: [latency], duration: 6s}
     - weight: 50%
     - pause: {}
     - weight: 100%
@@ -77,7 +77,7 @@ class Customers:
                     self.answers.append((time.monotonic(), response.status_code, version))
                 except httpx.HTTPError as exc:
                     self.errors.append(repr(exc))
-                time.sleep(0.01)
+                time.sleep(0.05)
 
     def failed(self) -> list[str]:
         bad = [f"{status} from {version}" for _, status, version in self.answers if status >= 500]

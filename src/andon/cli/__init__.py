@@ -15,12 +15,15 @@ import typer
 from andon import __version__
 from andon.cli import (
     _output,
+    access,
     agent,
     artifacts,
+    audit,
     control_plane,
     environments,
     experiments,
     flags,
+    freezes,
     hooks,
     line,
     logs,
@@ -78,9 +81,14 @@ app.add_typer(environments.app, name="env")
 app.add_typer(secrets.app, name="secret")
 app.command()(rollouts.deploy)
 app.add_typer(rollouts.app, name="rollout")
+app.add_typer(freezes.app, name="freeze")
 app.add_typer(flags.app, name="flags")
 app.add_typer(experiments.app, name="experiment")
 app.command()(logs.logs)
+app.command()(access.whoami)
+app.add_typer(access.users, name="user")
+app.add_typer(access.tokens, name="token")
+app.add_typer(audit.app, name="audit")
 
 
 def main() -> None:

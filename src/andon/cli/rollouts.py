@@ -52,6 +52,14 @@ def deploy(
     wait: Annotated[
         bool, typer.Option("--wait", help="Follow it to the end; exit 1 unless it succeeded.")
     ] = False,
+    break_glass: Annotated[
+        str,
+        typer.Option(
+            "--break-glass",
+            metavar="REASON",
+            help="Deploy through a freeze window, saying why (recorded and announced).",
+        ),
+    ] = "",
     url: Url = None,
     as_json: Json = False,
 ) -> None:
@@ -63,6 +71,7 @@ def deploy(
         "strategy": strategy,
         "queue": queue,
         "by": getpass.getuser(),
+        "break_glass": break_glass,
     }
     with client(url) as api:
         slug = resolve_project(api, project)
@@ -226,16 +235,21 @@ def _watch(api: ApiClient, path: str, *, quiet: bool) -> dict[str, Any]:
     console = Console(stderr=True)
     rollout: dict[str, Any] = api.get(path)
     if quiet:
-        while rollout["status"] not in FINISHED:
+        while not _settled(rollout):
             time.sleep(POLL_S)
             rollout = api.get(path)
         return rollout
     with Live(_render(rollout), console=console, refresh_per_second=4) as live:
-        while rollout["status"] not in FINISHED:
+        while not _settled(rollout):
             time.sleep(POLL_S)
             rollout = api.get(path)
             live.update(_render(rollout))
     return rollout
+
+
+def _settled(rollout: dict[str, Any]) -> bool:
+    """Ended, and its last actions applied (the environment records its new release)."""
+    return rollout["status"] in FINISHED and bool(rollout.get("settled", True))
 
 
 def _instances(instances: dict[str, Any]) -> list[str]:
