@@ -133,9 +133,13 @@ class ForbiddenError(PermanentError):
 
 
 class ConfigurationError(PermanentError):
-    """ANDON_* settings or files under ANDON_HOME are wrong."""
+    """ANDON_* settings or files under ANDON_HOME are wrong.
+
+    The API answers 503: the server cannot serve the request until it is set up (an
+    agent started, a secret set), and nothing in the request is at fault."""
 
     exit_code = 2
+    http_status = 503
     code = "configuration"
 
 

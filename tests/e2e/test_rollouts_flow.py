@@ -12,16 +12,14 @@ from __future__ import annotations
 
 import json
 import re
-import threading
 import time
-from collections import Counter
 from collections.abc import Callable
 from typing import Any
 
-import httpx
 import pytest
 
 from andon.testing import git
+from andon.testing.customers import Customers
 from andon.testing.stacks import Stack, wait_for
 
 pytestmark = pytest.mark.e2e
@@ -45,46 +43,6 @@ def quick(text: str) -> str:
     text = text.replace("  finalize_delay: 30s", "  finalize_delay: 8s")
     text = text.replace("    scale_down_delay: 10m", "    scale_down_delay: 2s")
     return text
-
-
-class Customers:
-    """Requests to the environment's URL from a few threads, each one request after
-    another; what each answered, with the version that answered it."""
-
-    def __init__(self, url: str, threads: int = 4) -> None:
-        self.url = url
-        self.answers: list[tuple[float, int, str]] = []
-        self.errors: list[str] = []
-        self._done = threading.Event()
-        self._threads = [threading.Thread(target=self._run, daemon=True) for _ in range(threads)]
-
-    def __enter__(self) -> Customers:
-        for thread in self._threads:
-            thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._done.set()
-        for thread in self._threads:
-            thread.join(10)
-
-    def _run(self) -> None:
-        with httpx.Client(base_url=self.url, timeout=10) as client:
-            while not self._done.is_set():
-                try:
-                    response = client.get("/products")
-                    version = response.headers.get("x-andon-version", "")
-                    self.answers.append((time.monotonic(), response.status_code, version))
-                except httpx.HTTPError as exc:
-                    self.errors.append(repr(exc))
-                time.sleep(0.05)
-
-    def failed(self) -> list[str]:
-        bad = [f"{status} from {version}" for _, status, version in self.answers if status >= 500]
-        return bad + self.errors
-
-    def versions_since(self, since: float) -> Counter[str]:
-        return Counter(version for at, _, version in self.answers if at >= since)
 
 
 def commit_release(stack: Stack, message: str, change: Callable[[str], str]) -> str:

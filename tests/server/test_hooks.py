@@ -218,7 +218,7 @@ def test_without_a_secret_configured_webhooks_are_refused_naming_the_variable(
 
     response = hooks.github(github_push(f"file://{hooks.repo}", sha))
 
-    assert response.status_code == 500
+    assert response.status_code == 503
     error = response.json()["error"]
     assert error["code"] == "configuration"
     assert "ANDON_WEBHOOK_SECRET" in error["message"]

@@ -1046,6 +1046,8 @@ def test_the_api_shows_a_rollout_its_history_and_refuses_in_sentences(world: Wor
         done = await world.tick_until(rollout["id"], finished)
         assert done.status is RolloutStatus.ABORTED
         assert weights_of(world.routing("test"), world.first) == 100
+        shown = (await api.get(f"/rollouts/{rollout['id']}")).json()
+        assert shown["settled"] is (not done.state.get("pending"))
         again = await api.post(f"{ENVIRONMENTS}/test/rollout/pause", json={})
         assert "has aborted already" in error(again, 409)
 
@@ -1084,6 +1086,19 @@ def test_a_green_trunk_commit_is_deployed_by_itself_where_andon_yaml_asks_once(
         assert aborted.status_code == 200, aborted.text
         await world.tick_until(started[0].id, finished)
         assert await deployer.tick(world.clock()) == []  # not again after going back
+
+        # A commit that changes andon.yaml alone packages the same artifact; it goes by
+        # its own commit (and so its own andon.yaml), not as the artifact's first commit.
+        same_code = git(world.tiny.repo, "show", f"{new.commit}:app.py") + "\n"
+        yaml_only = world.release(
+            release=QUICK.format(strategy="rolling") + "# a note\n",
+            spec=auto,
+            files={"app.py": same_code},
+        )
+        assert yaml_only.artifact == new.artifact
+        (again,) = await deployer.tick(world.clock())
+        assert (again.environment, again.to_version) == ("test", yaml_only.commit)
+        await world.tick_until(again.id, finished)
 
         world.release(release=QUICK.format(strategy="rolling"), spec=auto)
         world.release(release=QUICK.format(strategy="rolling"), spec=auto, green=False)

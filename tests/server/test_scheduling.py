@@ -6,10 +6,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import sys
 import threading
 import time
-import traceback
 from collections.abc import Callable, Coroutine, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
@@ -305,9 +303,13 @@ def run_in_debug_loop(scenario: Callable[[], Coroutine[Any, Any, T]], timeout: f
     (a task waiting on an event set from another thread may never wake)."""
     outcome: dict[str, Any] = {}
 
+    async def watched() -> T:
+        outcome["loop"] = asyncio.get_running_loop()
+        return await scenario()
+
     def target() -> None:
         try:
-            outcome["value"] = asyncio.run(scenario(), debug=True)
+            outcome["value"] = asyncio.run(watched(), debug=True)
         except BaseException as exc:
             outcome["error"] = exc
 
@@ -315,11 +317,16 @@ def run_in_debug_loop(scenario: Callable[[], Coroutine[Any, Any, T]], timeout: f
     thread.start()
     thread.join(timeout)
     if thread.is_alive():
-        stacks = "\n".join(
-            f"thread {ident}:\n" + "".join(traceback.format_stack(frame))
-            for ident, frame in sys._current_frames().items()
+        # Where each task of the loop waits (read from this thread: for the report only).
+        tasks = "\n".join(
+            f"task {task.get_name()}:\n"
+            + "".join(
+                f"  {frame.f_code.co_filename}:{frame.f_lineno} {frame.f_code.co_name}\n"
+                for frame in task.get_stack()
+            )
+            for task in asyncio.all_tasks(outcome["loop"])
         )
-        pytest.fail(f"the event loop still ran after {timeout}s; a task never woke\n{stacks}")
+        pytest.fail(f"the event loop still ran after {timeout}s; a task never woke\n{tasks}")
     if "error" in outcome:
         raise outcome["error"]
     return outcome["value"]  # type: ignore[no-any-return]

@@ -82,11 +82,13 @@ def test_freeze_windows_hold_between_their_times_until_lifted(
     clock.advance(hours=2)
     assert store.freezes.active("shop", "prod", clock.now) == [window]
     assert store.freezes.active("shop", "test", clock.now) == []
-    lifted = store.freezes.lift("shop", window.id)
+    with pytest.raises(NotFoundError, match="environment test of shop has no freeze"):
+        store.freezes.lift("shop", "test", window.id)
+    lifted = store.freezes.lift("shop", "prod", window.id)
     assert not lifted.active(clock.now)
     assert store.freezes.active("shop", "prod", clock.now) == []
     with pytest.raises(NotFoundError):
-        store.freezes.lift("blog", window.id)
+        store.freezes.lift("blog", "prod", window.id)
 
 
 def test_downgrading_to_0005_drops_the_tables_of_people_and_upgrading_brings_them_back(

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from andon.analysis import _describing as describe
 from andon.analysis import _formatting as fmt
 from andon.analysis._statistics import excess_p, mann_whitney_binned, rate_ratio_p
-from andon.analysis.metrics import Metric, MetricKind
+from andon.analysis.metrics import Metric, MetricKind, latency_limit
 from andon.analysis.samples import VersionSample
 from andon.analysis.verdicts import Look, Outcome, Scalar, Verdict
 from andon.errors import UsageError
@@ -108,7 +108,7 @@ class ComparisonJudge:
         ours, theirs = canary.latency.quantile(q), stable.latency.quantile(q)
         if ours is None or theirs is None:
             return self._verdict(Outcome.INCONCLUSIVE, "no latencies observed to compare")
-        limit = (1.0 + (self.max_increase or 0.0)) * theirs
+        limit = latency_limit(theirs, self.max_increase)
         evidence: dict[str, Scalar] = {
             "limit": limit,
             "u": ranks.u,

@@ -85,3 +85,16 @@ class Metric:
         if self.kind is MetricKind.LATENCY:
             return f"p{(self.quantile or 0) * 100:g} latency"
         return f"{self.name} per request"
+
+
+LATENCY_SLACK_S = 0.025
+"""A canary's latency within 25 ms of the stable version's is never judged worse, however
+large the ratio: below that, a busy host's noise (scheduling, a cold cache, a new
+process) is larger than any slowdown a customer notices, and ``max_increase: 50%`` of a
+10 ms p95 would otherwise roll back a release that is 6 ms slower."""
+
+
+def latency_limit(stable: float, max_increase: float | None) -> float:
+    """The latency (seconds) above which a canary's quantile is worse than the stable
+    version's ``stable``: ``max_increase`` more, and at least :data:`LATENCY_SLACK_S`."""
+    return max((1.0 + (max_increase or 0.0)) * stable, stable + LATENCY_SLACK_S)

@@ -30,7 +30,7 @@ from typing import Any, Literal
 from andon.analysis import _describing as describe
 from andon.analysis import _formatting as fmt
 from andon.analysis import _mixtures as mix
-from andon.analysis.metrics import Metric, MetricKind
+from andon.analysis.metrics import Metric, MetricKind, latency_limit
 from andon.analysis.samples import VersionSample, window
 from andon.analysis.verdicts import Look, Outcome, Scalar, Verdict
 from andon.errors import UsageError
@@ -258,7 +258,7 @@ class SequentialJudge:
         quantile = histogram.quantile(q)
         if quantile is None:
             return state.fail_bound, state.pass_bound
-        limit = (1.0 + (self.max_increase or 0.0)) * quantile
+        limit = latency_limit(quantile, self.max_increase)
         # Rounding the limit out to a bucket bound errs toward the canary for FAIL and
         # against it for PASS: neither test claims more than the buckets can show.
         above = [b for b in histogram.bounds if b >= limit]

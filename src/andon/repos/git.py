@@ -116,6 +116,8 @@ class GitRepository:
 
     def exists(self, commit: str, path: str) -> bool:
         """Whether ``path`` names a file at ``commit``."""
+        if "\x00" in commit + path:
+            return False  # no name in git holds one, and no argument may
         result = subprocess.run(
             ["git", "--git-dir", str(self.git_dir), "cat-file", "-t", f"{commit}:{path}"],
             capture_output=True,
@@ -199,6 +201,9 @@ class GitRepository:
 
 def _run(argv: list[str], *, what: str, temporary: bool = False) -> str:
     """Run git; its failures become Andon errors that quote git's last line."""
+    if any("\x00" in arg for arg in argv):
+        # No ref, commit or path in git holds a NUL, and no process argument may.
+        raise UsageError(f"{what} failed: a name given holds a NUL character.")
     try:
         result = subprocess.run(
             argv,

@@ -37,7 +37,7 @@ from fastapi import Request, Response
 
 from andon.errors import AndonError, ForbiddenError, NotFoundError, UnauthenticatedError
 from andon.settings import Settings
-from andon.store import EVERY_PROJECT, ApiTokenRecord, Role, Store, UserRecord
+from andon.store import EVERY_PROJECT, MAX_ID, ApiTokenRecord, Role, Store, UserRecord
 
 log = logging.getLogger("andon.server.access")
 
@@ -155,13 +155,22 @@ def _project_of(request: Request, store: Store) -> str | None:
         return str(params["name"])
     try:
         if "pipeline_id" in params:
-            return store.pipelines.get(int(params["pipeline_id"])).project
+            return store.pipelines.get(_record_id(params["pipeline_id"])).project
         if "rollout_id" in params:
-            return store.rollouts.get(int(params["rollout_id"])).project
+            return store.rollouts.get(_record_id(params["rollout_id"])).project
     except (NotFoundError, ValueError):
         return None  # the route itself answers 404 (or 422) for it
     project = request.query_params.get("project")
     return project or None
+
+
+def _record_id(text: str) -> int:
+    """A record's number in a path; ValueError for one no record can have (the database
+    would refuse it as a parameter)."""
+    number = int(text)
+    if not 0 < number <= MAX_ID:
+        raise ValueError(f"{number} is not a record's number")
+    return number
 
 
 def _action(request: Request) -> str:
@@ -212,9 +221,17 @@ def actor(request: Request) -> str:
     return principal.name if principal is not None else SYSTEM_ACTOR
 
 
-def note(request: Request, *, before: Any = None, after: Any = None, target: str = "") -> None:
-    """What the route changed, for the audit entry of this request."""
-    request.state.audit = {"before": before, "after": after, "target": target}
+def note(
+    request: Request,
+    *,
+    before: Any = None,
+    after: Any = None,
+    target: str = "",
+    action: str = "",
+) -> None:
+    """What the route changed, for the audit entry of this request (and its action, when
+    the route's name does not say it)."""
+    request.state.audit = {"before": before, "after": after, "target": target, "action": action}
 
 
 def record(
@@ -249,6 +266,7 @@ async def audit_changes(
     verb = request.path_params.get("verb")
     action = f"{area}.{name}" + (f".{verb}" if verb else "")
     noted: dict[str, Any] = getattr(request.state, "audit", {})
+    action = noted.get("action") or action
     target = noted.get("target") or request.url.path.removeprefix("/api/v1/")
     record(
         request.app.state.store,

@@ -15,10 +15,11 @@ from contextlib import asynccontextmanager
 from fastapi import Depends, FastAPI, Request, Response
 
 from andon import __version__
-from andon.api_errors import install_error_handlers
+from andon.api_errors import BodySizeLimit, error_responses, install_error_handlers
 from andon.environments import EnvironmentLifecycle
 from andon.errors import AndonError
 from andon.pipeline import LineChange, PipelineRunner
+from andon.server import dashboard
 from andon.server.access import (
     AccessControl,
     audit_changes,
@@ -62,6 +63,18 @@ from andon.store import EnvironmentRecord, Store
 
 access_log = logging.getLogger("andon.server.access")
 error_log = logging.getLogger("andon.server")
+
+MAX_BODY_BYTES = 1 << 20
+"""The largest request body a route takes (413 above): more than any flag, batch of SDK
+reports or command body needs."""
+MAX_PUSH_EVENT_BYTES = 25 << 20
+"""The largest push event ``/api/v1/hooks/git`` takes: GitHub caps its webhook payloads at
+25 MB, and a push of many commits can exceed the default."""
+
+# Every route of /api/v1 may answer these with the one error body (documented in the
+# OpenAPI document); health has fewer, and OFREP's failures have the protocol's shape
+# (api/ofrep.py).
+_ERRORS = error_responses(400, 401, 403, 404, 409, 413, 422, 503)
 
 
 def create_app(
@@ -170,18 +183,32 @@ def _route(app: FastAPI) -> None:
         experiments,
         webhooks,
     ):
-        app.include_router(module.router, prefix="/api/v1", dependencies=signed_in)
+        app.include_router(
+            module.router, prefix="/api/v1", dependencies=signed_in, responses=_ERRORS
+        )
     app.include_router(
-        access_routes.router, prefix="/api/v1", dependencies=[Depends(authenticated)]
+        access_routes.router,
+        prefix="/api/v1",
+        dependencies=[Depends(authenticated)],
+        responses=_ERRORS,
     )
-    for module in (health, hooks, sdk):
-        app.include_router(module.router, prefix="/api/v1")
+    for module in (hooks, sdk):
+        app.include_router(module.router, prefix="/api/v1", responses=_ERRORS)
+    app.include_router(health.router, prefix="/api/v1", responses=error_responses(413, 503))
     app.include_router(ofrep.router)
+    # The dashboard's pages after the API's routes, so that those match first.
+    dashboard.install(app)
     install_error_handlers(
         app,
         who="server",
         unknown_route="there is no such API route; see /api/v1/openapi.json.",
         log=error_log,
+    )
+    # Innermost of the three: the access log records the 413s too.
+    app.add_middleware(
+        BodySizeLimit,
+        default=MAX_BODY_BYTES,
+        limits={"/api/v1/hooks/git": MAX_PUSH_EVENT_BYTES},
     )
     app.middleware("http")(audit_changes)
     app.middleware("http")(_log_request)

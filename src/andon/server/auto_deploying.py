@@ -11,6 +11,7 @@ the line and its approvals, and a rollout under way is waited for.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from datetime import datetime
 
@@ -51,7 +52,7 @@ class AutoDeployer:
                     continue
                 if self._deployed_before(project.name, environment.name, last.commit):
                     continue
-                record = await self._deploy(key, last.artifact)
+                record = await self._deploy(key)
                 if record is not None:
                     started.append(record)
         return started
@@ -60,11 +61,13 @@ class AutoDeployer:
         rollouts = self.store.rollouts.list(project, environment, limit=_LOOKED_BACK)
         return any(rollout.to_version == commit for rollout in rollouts)
 
-    async def _deploy(self, key: tuple[str, str, str], artifact: str) -> RolloutRecord | None:
+    async def _deploy(self, key: tuple[str, str, str]) -> RolloutRecord | None:
         project, environment, commit = key
         try:
-            order = self.deploys.lifecycle.compose(
-                project=project, name=environment, artifact=artifact
+            # By commit, not by artifact: a commit that changed only andon.yaml shares its
+            # artifact with the one before, and the artifact alone names that one's spec.
+            order = await asyncio.to_thread(
+                self.deploys.lifecycle.compose, project=project, name=environment, commit=commit
             )
             if not order.environment.auto_deploy:
                 self._refused.add(key)
@@ -73,7 +76,7 @@ class AutoDeployer:
                 DeployRequest(
                     project=project,
                     environment=environment,
-                    artifact=artifact,
+                    commit=commit,
                     queue=True,
                     by=BY,
                 )

@@ -65,6 +65,7 @@ from andon.server.rollout_records import (
     old_release,
     status_of,
 )
+from andon.server.waking import woken
 from andon.store import (
     DeployEventKind,
     EnvironmentRecord,
@@ -147,8 +148,7 @@ class RolloutController:
                     except Exception:
                         log.exception("rollout %d could not tick", record.id)
                         self._due[record.id] = self.clock() + timedelta(seconds=5)
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), self.interval)
+            await woken(self._wake, self.interval)
 
     def _take_lock(self, record: RolloutRecord) -> None:
         """Start a queued rollout when its environment's lock is free, over the release

@@ -19,8 +19,12 @@ from datetime import UTC, datetime
 from andon.errors import AndonError, ConflictError, NotFoundError
 from andon.pipeline import PipelineRunner, reap_orphans
 from andon.repos import GitRepository
+from andon.server.waking import woken
 from andon.settings import Settings
 from andon.store import JobStatus, PipelineRecord, PipelineStatus, ProjectRecord, Store
+
+STOP_TIMEOUT_S = 15.0
+"""How long stopping waits for the pipelines it cancelled."""
 
 log = logging.getLogger("andon.server.scheduler")
 
@@ -83,9 +87,23 @@ class PipelineScheduler:
         tasks = list(self._tasks.values())
         for task in tasks:
             task.cancel()
+        if not tasks:
+            return
+        # Bounded: a server that stops must stop, even if a job's cleanup never ends; what
+        # is left is said in the log, with where it waits, and rerun at the next start.
+        _, stuck = await asyncio.wait(tasks, timeout=STOP_TIMEOUT_S)
+        for task in stuck:
+            where = "".join(f"\n  {frame}" for frame in task.get_stack(limit=8))
+            log.error(
+                "%s did not end within %gs of being cancelled:%s",
+                task.get_name(),
+                STOP_TIMEOUT_S,
+                where,
+            )
         for task in tasks:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+            if task.done() and not task.cancelled():
+                with contextlib.suppress(Exception):
+                    task.result()
 
     def wake(self) -> None:
         """Look at trunks and queues now rather than at the next interval. Safe to call
@@ -223,8 +241,7 @@ class PipelineScheduler:
                 await self.tick()
             except Exception:
                 log.exception("the scheduler's tick failed; trying again at the next one")
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), timeout=self.settings.poll_interval)
+            await woken(self._wake, self.settings.poll_interval)
 
     async def tick(self) -> None:
         """Poll every project's trunk once, start what is queued, then run the periodic

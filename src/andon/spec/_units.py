@@ -33,7 +33,12 @@ def parse_duration(value: Any) -> timedelta:
     if not _DURATION_TEXT.match(text):
         raise ValueError(f"expected a duration such as 30s, 5m or 2h, got {value!r}")
     seconds = sum(float(n) * _UNIT_SECONDS[unit] for n, unit in _DURATION_PART.findall(text))
-    return timedelta(seconds=seconds)
+    try:
+        return timedelta(seconds=seconds)
+    except OverflowError:
+        raise ValueError(
+            f"{value!r} is longer than 999999999 days, the most a duration can be"
+        ) from None
 
 
 def format_duration(value: timedelta) -> str:

@@ -82,7 +82,8 @@ class BaselineSpec(SpecModel):
     """A comparison of the new version (canary) with the running one (baseline)."""
 
     max_increase: Percent | None = None
-    """How much higher than the baseline the canary may be, e.g. ``50%``."""
+    """How much higher than the baseline the canary may be, e.g. ``50%``; a latency is
+    worse only when it is also more than 25 ms above the baseline's."""
     max_decrease: Percent | None = None
     """How much lower than the baseline the canary may be, e.g. ``20%`` for orders per minute."""
 

@@ -45,11 +45,12 @@ from andon.store._rollouts import RolloutRecord, RolloutRepository, RolloutStatu
 from andon.store._secrets import SecretRepository
 from andon.store._statuses import JobStatus, LineState, PipelineStatus
 from andon.store._store import Store, open_store
-from andon.store._tables import metadata
+from andon.store._tables import MAX_ID, metadata
 from andon.store._urls import redact_url
 
 __all__ = [
     "EVERY_PROJECT",
+    "MAX_ID",
     "ApiTokenRecord",
     "ApiTokenRepository",
     "ArtifactRecord",

@@ -96,14 +96,16 @@ class FreezeRepository(Repository):
         """The windows that hold for the environment at ``now``."""
         return [f for f in self.list(project, environment, since=now) if f.active(now)]
 
-    def lift(self, project: str, freeze_id: int) -> FreezeRecord:
-        """End window ``freeze_id`` now; NotFoundError if the project has no such window."""
+    def lift(self, project: str, environment: str, freeze_id: int) -> FreezeRecord:
+        """End window ``freeze_id`` of the environment now; NotFoundError if it has no
+        such window."""
         with self._transaction() as session:
             row = session.execute(
                 update(freezes)
                 .where(
                     freezes.c.id == freeze_id,
                     freezes.c.project == project,
+                    freezes.c.environment == environment,
                     freezes.c.lifted_at.is_(None),
                 )
                 .values(lifted_at=self._now())
@@ -111,11 +113,16 @@ class FreezeRepository(Repository):
             ).one_or_none()
             if row is None:
                 row = session.execute(
-                    select(freezes).where(freezes.c.id == freeze_id, freezes.c.project == project)
+                    select(freezes).where(
+                        freezes.c.id == freeze_id,
+                        freezes.c.project == project,
+                        freezes.c.environment == environment,
+                    )
                 ).one_or_none()
         if row is None:
             raise NotFoundError(
-                f"{project} has no freeze window #{freeze_id}; 'andon freeze list' lists them."
+                f"environment {environment} of {project} has no freeze window #{freeze_id}; "
+                f"'andon freeze list {environment}' lists them."
             )
         return _freeze(row)
 

@@ -29,6 +29,9 @@ from sqlalchemy.types import TypeDecorator
 PROJECT_NAME_MAX_LENGTH = 100
 # Environment names are DNS labels (andon.yaml's name pattern).
 ENVIRONMENT_NAME_MAX_LENGTH = 63
+MAX_ID = 2**31 - 1
+"""The largest record number: ids are INTEGER columns, 32 bits on PostgreSQL; a larger
+number names no record, and the drivers refuse it as a parameter."""
 
 # Fixed constraint names, so that a migration written on SQLite names the same constraints
 # on PostgreSQL and a later migration can drop them by name on both. A unique constraint is

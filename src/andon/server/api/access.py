@@ -19,10 +19,10 @@ from andon.server.access import (
     note,
     requires,
 )
-from andon.spec import parse_duration
+from andon.server.api._shared import LONGEST_SPAN, JSONRoute, RecordId, parse_span
 from andon.store import EVERY_PROJECT, Role, Store
 
-router = APIRouter(tags=["access"])
+router = APIRouter(tags=["access"], route_class=JSONRoute)
 
 Me = Annotated[Principal, Depends(authenticated)]
 
@@ -40,12 +40,7 @@ def _now() -> datetime:
 
 
 def _duration(text: str | None, what: str) -> timedelta | None:
-    if not text:
-        return None
-    try:
-        return parse_duration(text)
-    except ValueError as exc:
-        raise UsageError(f"{what}: {exc}.") from None
+    return parse_span(text, what) if text else None
 
 
 # -- who am I, users and roles ------------------------------------------------------------
@@ -153,7 +148,7 @@ def create_token(body: TokenBody, request: Request, principal: Me) -> dict[str, 
 
 
 @router.delete("/tokens/{token_id}")
-def revoke_token(token_id: int, request: Request, principal: Me) -> dict[str, Any]:
+def revoke_token(token_id: RecordId, request: Request, principal: Me) -> dict[str, Any]:
     """Revoke a token (yours, or anyone's for admins); it stops working within a second."""
     store = _store(request)
     found = store.api_tokens.get(token_id)
@@ -202,6 +197,8 @@ def add_freeze(
     store.environments.get(project, environment)
     now = _clock(request)
     starts = _aware(body.starts_at) or now
+    if starts - now > LONGEST_SPAN:
+        raise UsageError("a freeze must start within a century; give an earlier starts_at.")
     lasts = _duration(body.duration, "duration")
     ends = _aware(body.ends_at) or (starts + lasts if lasts is not None else None)
     if ends is None:
@@ -222,9 +219,9 @@ def add_freeze(
 
 
 @router.delete(f"{_FREEZES}/{{freeze_id}}", dependencies=_ADMIN)
-def lift_freeze(project: str, environment: str, freeze_id: int, request: Request) -> Any:
+def lift_freeze(project: str, environment: str, freeze_id: RecordId, request: Request) -> Any:
     """End a freeze window now."""
-    lifted = _store(request).freezes.lift(project, freeze_id)
+    lifted = _store(request).freezes.lift(project, environment, freeze_id)
     shown = lifted.to_dict(_clock(request))
     note(request, after=shown, target=f"{project}/{environment}/freezes/{freeze_id}")
     return shown
@@ -283,4 +280,10 @@ def _aware(value: datetime | None) -> datetime | None:
         return None
     if value.tzinfo is None:
         raise UsageError("give times with a time zone, e.g. 2026-12-24T18:00:00Z.")
-    return value.astimezone(UTC)
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:  # 0001-01-01T00:00+01:00 is before the first UTC time
+        raise UsageError(
+            f"{value.isoformat()} is not a time the server can count; give one between the "
+            "years 1 and 9999."
+        ) from None

@@ -7,9 +7,10 @@ from typing import Any
 from fastapi import APIRouter, Query, Request
 
 from andon.errors import ArtifactError, ConflictError
+from andon.server.api._shared import JSONRoute
 from andon.store import ArtifactRecord, Store
 
-router = APIRouter(tags=["artifacts"])
+router = APIRouter(tags=["artifacts"], route_class=JSONRoute)
 
 
 def _store(request: Request) -> Store:

@@ -16,7 +16,7 @@ from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import PlainTextResponse, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -27,14 +27,14 @@ from andon.environments import (
     instance_name,
     plan_instances,
 )
-from andon.errors import AndonError, ConflictError, UsageError
+from andon.errors import AndonError, ConflictError
 from andon.pipeline import assess_promotion, line_view
 from andon.runtimes import InstanceStatus
+from andon.server.api._shared import LOG_RESPONSES, JSONRoute, parse_span
 from andon.server.operations import EnvironmentOperations
-from andon.spec import parse_duration
 from andon.store import EnvironmentRecord, EnvironmentStatus, Store
 
-router = APIRouter(tags=["environments"])
+router = APIRouter(tags=["environments"], route_class=JSONRoute)
 
 FOLLOW_INTERVAL_S = 0.5
 FOLLOW_TAIL = 1000
@@ -238,7 +238,12 @@ async def diff_environments(
     }
 
 
-@router.get("/projects/{project}/environments/{name}/logs", response_model=None)
+@router.get(
+    "/projects/{project}/environments/{name}/logs",
+    response_model=None,
+    response_class=Response,
+    responses=LOG_RESPONSES,
+)
 async def environment_logs(
     project: str,
     name: str,
@@ -336,12 +341,7 @@ def _ask_the_line(store: Store, order: EnvironmentOrder) -> None:
 
 
 def _duration(text: str | None) -> timedelta | None:
-    if text is None:
-        return None
-    try:
-        return parse_duration(text)
-    except ValueError as exc:
-        raise UsageError(f"--ttl {text!r}: {exc}.") from exc
+    return None if text is None else parse_span(text, "--ttl")
 
 
 def _instance(record: EnvironmentRecord, status: InstanceStatus) -> dict[str, Any]:

@@ -11,10 +11,11 @@ from typing import Any
 
 from fastapi import APIRouter, Query, Request
 
+from andon.server.api._shared import JSONRoute
 from andon.server.experimenting import experiment_results, experiment_summaries
 from andon.server.flagging import FlagService
 
-router = APIRouter(tags=["experiments"])
+router = APIRouter(tags=["experiments"], route_class=JSONRoute)
 
 _EXPERIMENTS = "/projects/{project}/environments/{environment}/experiments"
 

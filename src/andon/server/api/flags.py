@@ -18,11 +18,12 @@ from pydantic import BaseModel, Field
 from andon.errors import NotFoundError, UsageError
 from andon.flags import FlagType
 from andon.server.access import actor
+from andon.server.api._shared import JSONRoute, RecordId
 from andon.server.flag_edits import FlagEdit, Who, flag_entry
 from andon.server.flagging import FlagService
 from andon.store import FlagSetRecord
 
-router = APIRouter(tags=["flags"])
+router = APIRouter(tags=["flags"], route_class=JSONRoute)
 
 _FLAGS = "/projects/{project}/environments/{environment}/flags"
 FLAGD_SCHEMA = "https://flagd.dev/schema/v0/flags.json"
@@ -202,7 +203,9 @@ def list_tokens(project: str, environment: str, request: Request) -> list[dict[s
 
 
 @router.delete(f"{_FLAGS}/tokens/{{token_id}}")
-def revoke_token(project: str, environment: str, token_id: int, request: Request) -> dict[str, Any]:
+def revoke_token(
+    project: str, environment: str, token_id: RecordId, request: Request
+) -> dict[str, Any]:
     """Revoke a client token: SDKs that use it are refused from now on."""
     service = _service(request, project, environment)
     return service.store.flag_tokens.revoke(project, environment, token_id).to_dict()

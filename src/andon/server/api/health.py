@@ -8,9 +8,10 @@ from fastapi import APIRouter, Request
 from pydantic import BaseModel
 
 from andon import __version__
+from andon.server.api._shared import JSONRoute
 from andon.store import Store
 
-router = APIRouter(tags=["health"])
+router = APIRouter(tags=["health"], route_class=JSONRoute)
 
 
 class Health(BaseModel):

@@ -16,14 +16,32 @@ from pydantic import BaseModel
 from andon.errors import AndonError, ConfigurationError, UsageError
 from andon.repos import GitRepository
 from andon.server.access import default_access
+from andon.server.api._shared import JSONRoute
 from andon.server.scheduling import PipelineScheduler
 from andon.server.signing import signature_matches, token_matches
 from andon.settings import Settings
 from andon.store import ProjectRecord, Store
 
-router = APIRouter(tags=["hooks"])
+router = APIRouter(tags=["hooks"], route_class=JSONRoute)
 
 _ZERO = re.compile(r"^0+$")
+
+# The body is read by hand (its signature covers its exact bytes), so it is described here
+# with the headers that say whose event it is.
+_PUSH_EVENT = {
+    "parameters": [
+        {"name": name, "in": "header", "required": False, "schema": {"type": "string"}}
+        for name in ("X-GitHub-Event", "X-Hub-Signature-256", "X-Gitlab-Event", "X-Gitlab-Token")
+    ],
+    "requestBody": {
+        "required": True,
+        "content": {
+            "application/json": {
+                "schema": {"type": "object", "description": "A GitHub or GitLab push event."}
+            }
+        },
+    },
+}
 
 
 class LocalPush(BaseModel):
@@ -100,7 +118,7 @@ def _verify(request: Request, body: bytes, settings: Settings) -> str:
     )
 
 
-@router.post("/hooks/git", status_code=202)
+@router.post("/hooks/git", status_code=202, openapi_extra=_PUSH_EVENT)
 async def git_push(request: Request) -> Any:
     """A push event from GitHub or GitLab: queue a pipeline for the pushed commit of every
     project whose repository it names. Branches other than trunk run but never deploy."""

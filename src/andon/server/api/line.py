@@ -20,9 +20,10 @@ from andon.pipeline import (
     stopped_since,
 )
 from andon.server.access import actor
+from andon.server.api._shared import JSONRoute
 from andon.store import LineEventRecord, Store
 
-router = APIRouter(tags=["line"])
+router = APIRouter(tags=["line"], route_class=JSONRoute)
 
 
 class LineStop(BaseModel):

@@ -19,12 +19,15 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
+from pydantic import BaseModel, ConfigDict, Field
 
+from andon.api_errors import error_responses
 from andon.flags import ErrorCode, Resolution
+from andon.server.api._shared import JSONRoute
 from andon.server.api.sdk import etag_matches
 from andon.server.flagging import FlagService, Published
 
-router = APIRouter(prefix="/ofrep/v1", tags=["ofrep"])
+router = APIRouter(prefix="/ofrep/v1", tags=["ofrep"], route_class=JSONRoute)
 
 # The codes OFREP lets a server answer for a failed evaluation; others become GENERAL.
 _FAILURE_CODES = {
@@ -35,13 +38,79 @@ _FAILURE_CODES = {
 }
 
 
+class Evaluation(BaseModel):
+    """A flag's value for the context; without ``value`` the caller's default applies."""
+
+    model_config = ConfigDict(extra="allow")
+
+    key: str
+    reason: str
+    variant: str | None = None
+    metadata: dict[str, Any] = Field(default_factory=dict)
+    value: Any = Field(default=None, description="Absent: serve the caller's default.")
+
+
+class Failure(BaseModel):
+    """A flag that could not be evaluated for the context, and why."""
+
+    model_config = ConfigDict(extra="allow", populate_by_name=True)
+
+    key: str
+    error_code: str = Field(alias="errorCode", description="OFREP's error code.")
+    error_details: str = Field(default="", alias="errorDetails")
+
+
+class BulkEvaluation(BaseModel):
+    """Every flag's value for the context (a flag serving the caller's default is left out)."""
+
+    flags: list[Evaluation | Failure]
+
+
+class BulkFailure(BaseModel):
+    """The context cannot be read."""
+
+    model_config = ConfigDict(populate_by_name=True)
+
+    error_code: str = Field(alias="errorCode")
+    error_details: str = Field(default="", alias="errorDetails")
+
+
+# The body is read by hand (an empty one is an empty context), so it is described here.
+_CONTEXT = {
+    "requestBody": {
+        "required": False,
+        "content": {
+            "application/json": {
+                "schema": {
+                    "type": "object",
+                    "properties": {"context": {"type": "object", "additionalProperties": True}},
+                }
+            }
+        },
+    }
+}
+# The client token's refusals, a body too large and a store away are Andon's errors (422
+# is listed so that FastAPI does not describe its own body for it).
+_ANDON_ERRORS = error_responses(401, 403, 413, 422, 503)
+
+
 class _InvalidContextError(Exception):
     def __init__(self, details: str) -> None:
         super().__init__(details)
         self.details = details
 
 
-@router.post("/evaluate/flags/{key}", response_model=None)
+@router.post(
+    "/evaluate/flags/{key}",
+    response_model=None,
+    responses={
+        200: {"model": Evaluation, "description": "The flag's value."},
+        400: {"model": Failure, "description": "The context is invalid, or evaluation failed."},
+        404: {"model": Failure, "description": "There is no such flag (FLAG_NOT_FOUND)."},
+        **_ANDON_ERRORS,
+    },
+    openapi_extra=_CONTEXT,
+)
 async def evaluate_flag(key: str, request: Request) -> Response:
     """Evaluate one flag for the request's context."""
     published = await _published(request)
@@ -56,7 +125,17 @@ async def evaluate_flag(key: str, request: Request) -> Response:
     return JSONResponse(answer, status_code=400 if "errorCode" in answer else 200)
 
 
-@router.post("/evaluate/flags", response_model=None)
+@router.post(
+    "/evaluate/flags",
+    response_model=None,
+    responses={
+        200: {"model": BulkEvaluation, "description": "Every flag's value, with an ETag."},
+        304: {"description": "The client's If-None-Match names this answer."},
+        400: {"model": BulkFailure, "description": "The context is invalid."},
+        **_ANDON_ERRORS,
+    },
+    openapi_extra=_CONTEXT,
+)
 async def evaluate_flags(request: Request) -> Response:
     """Evaluate every flag for the request's context; 304 when the client has the answer."""
     published = await _published(request)
@@ -96,8 +175,10 @@ async def _context(request: Request) -> dict[str, Any]:
         return {}
     try:
         body = json.loads(raw)
-    except (ValueError, UnicodeDecodeError):
+    except ValueError:  # UnicodeDecodeError is one too
         raise _InvalidContextError("the request body is not JSON") from None
+    except RecursionError:
+        raise _InvalidContextError("the request body is nested too deeply") from None
     if not isinstance(body, dict):
         raise _InvalidContextError("the request body is a JSON object with a context")
     context = body.get("context", {})

@@ -9,15 +9,16 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import PlainTextResponse, StreamingResponse
 from pydantic import BaseModel, Field
 
 from andon.repos import GitRepository
+from andon.server.api._shared import LOG_RESPONSES, JSONRoute, RecordId
 from andon.server.scheduling import PipelineScheduler
 from andon.store import JobRecord, PipelineRecord, Store
 
-router = APIRouter(tags=["pipelines"])
+router = APIRouter(tags=["pipelines"], route_class=JSONRoute)
 
 
 class PipelineRun(BaseModel):
@@ -76,7 +77,7 @@ def list_pipelines(
 
 
 @router.get("/pipelines/{pipeline_id}")
-def show_pipeline(pipeline_id: int, request: Request) -> dict[str, Any]:
+def show_pipeline(pipeline_id: RecordId, request: Request) -> dict[str, Any]:
     """One pipeline with its jobs."""
     store = _store(request)
     pipeline = store.pipelines.get(pipeline_id)
@@ -84,14 +85,18 @@ def show_pipeline(pipeline_id: int, request: Request) -> dict[str, Any]:
 
 
 @router.post("/pipelines/{pipeline_id}/cancel")
-def cancel_pipeline(pipeline_id: int, request: Request) -> dict[str, Any]:
+def cancel_pipeline(pipeline_id: RecordId, request: Request) -> dict[str, Any]:
     """Cancel a queued or running pipeline; its running jobs are stopped."""
     return pipeline_dict(_scheduler(request).cancel(pipeline_id))
 
 
-@router.get("/pipelines/{pipeline_id}/logs/{job:path}")
+@router.get(
+    "/pipelines/{pipeline_id}/logs/{job:path}",
+    response_class=Response,
+    responses=LOG_RESPONSES,
+)
 async def job_log(
-    pipeline_id: int,
+    pipeline_id: RecordId,
     job: str,
     request: Request,
     follow: bool = False,

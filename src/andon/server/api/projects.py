@@ -8,10 +8,11 @@ from typing import Any
 from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel, Field
 
+from andon.server.api._shared import JSONRoute
 from andon.server.registry import register_project
 from andon.store import ProjectRecord, Store
 
-router = APIRouter(tags=["projects"])
+router = APIRouter(tags=["projects"], route_class=JSONRoute)
 
 
 class ProjectIn(BaseModel):

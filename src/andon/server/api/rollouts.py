@@ -21,13 +21,14 @@ from andon.analysis import summarize_run
 from andon.errors import NotFoundError
 from andon.rollout import CommandKind, RolloutState
 from andon.server.access import actor
+from andon.server.api._shared import JSONRoute, RecordId
 from andon.server.deploys import DeployRequest, Deploys
 from andon.server.rolling_out import RolloutController
 from andon.server.rollout_records import old_release
 from andon.spec import Strategy
 from andon.store import RolloutRecord, RolloutStatus, Store
 
-router = APIRouter(tags=["rollouts"])
+router = APIRouter(tags=["rollouts"], route_class=JSONRoute)
 log = logging.getLogger("andon.server.rollouts")
 
 _BASE = "/projects/{project}/environments/{environment}"
@@ -85,6 +86,9 @@ def rollout_view(record: RolloutRecord) -> dict[str, Any]:
     data["verdict"] = document.get("verdict")
     data["decisions"] = [decision.to_dict() for decision in state.decisions]
     data["pending_commands"] = document.get("commands", [])
+    # Finished is decided before its last actions (stopping the old version, recording
+    # the environment's new release) are applied; settled is once they are.
+    data["settled"] = record.status.finished and not document.get("pending")
     data["checks"] = document.get("results", {})
     return data
 
@@ -127,7 +131,7 @@ def current(project: str, environment: str, request: Request) -> dict[str, Any]:
 
 
 @router.get("/rollouts/{rollout_id}")
-def one(rollout_id: int, request: Request) -> dict[str, Any]:
+def one(rollout_id: RecordId, request: Request) -> dict[str, Any]:
     """One rollout by number."""
     try:
         record = _store(request).rollouts.get(rollout_id)

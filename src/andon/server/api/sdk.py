@@ -20,11 +20,13 @@ from fastapi.responses import JSONResponse, Response, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from andon.errors import TemporaryError
+from andon.server.api._shared import JSONRoute
 from andon.server.flag_reports import EventBatch, GuardFlip
 from andon.server.flagging import FlagService
-from andon.store import FlagTokenRecord
+from andon.server.waking import woken
+from andon.store import MAX_ID, FlagTokenRecord
 
-router = APIRouter(prefix="/sdk", tags=["sdk"])
+router = APIRouter(prefix="/sdk", tags=["sdk"], route_class=JSONRoute)
 log = logging.getLogger("andon.server.flags")
 
 _ITEMS = 10_000
@@ -62,7 +64,7 @@ class BatchIn(_Lenient):
     """A batch of what an SDK saw; every key is optional."""
 
     client: str | None = Field(default=None, min_length=1, max_length=200)
-    applied: int | None = Field(default=None, ge=0)
+    applied: int | None = Field(default=None, ge=0, le=MAX_ID, description="A flag-set version.")
     exposures: list[ExposureIn] = Field(default_factory=list, max_length=_ITEMS)
     events: list[TrackedIn] = Field(default_factory=list, max_length=_ITEMS)
     guards: list[GuardIn] = Field(default_factory=list, max_length=_ITEMS)
@@ -76,7 +78,11 @@ def _token(request: Request, environment: str | None) -> FlagTokenRecord:
     return _service(request).tokens.authenticate(request.headers, environment)
 
 
-@router.get("/flags", response_model=None)
+@router.get(
+    "/flags",
+    response_model=None,
+    responses={304: {"description": "The client's If-None-Match names this version."}},
+)
 def flags(
     request: Request,
     environment: str | None = Query(default=None, description="Checked against the token's."),
@@ -92,7 +98,11 @@ def flags(
     return JSONResponse(published.body, headers=headers)
 
 
-@router.get("/stream", response_model=None)
+@router.get(
+    "/stream",
+    response_class=StreamingResponse,
+    responses={200: {"content": {"text/event-stream": {}}, "description": "Server-Sent Events."}},
+)
 async def stream(
     request: Request,
     client: str = Query(default="", max_length=200),
@@ -170,9 +180,6 @@ async def _events(
             if published is not None and published.version != sent:
                 yield published.event
                 sent = published.version
-            try:
-                await asyncio.wait_for(wake.wait(), streams.keepalive)
-                idle = False
-            except TimeoutError:
-                idle = True
+            idle = not await woken(wake, streams.keepalive)
+            if idle:
                 yield ": keep-alive\n\n"

@@ -16,11 +16,12 @@ from pydantic import BaseModel, Field
 
 from andon.environments import EnvironmentLifecycle, read_spec_at
 from andon.errors import NotFoundError
+from andon.server.api._shared import JSONRoute
 from andon.spec import AndonSpec
 from andon.spec.problems import did_you_mean
 from andon.store import EnvironmentStatus
 
-router = APIRouter(tags=["secrets"])
+router = APIRouter(tags=["secrets"], route_class=JSONRoute)
 
 
 class SecretValue(BaseModel):

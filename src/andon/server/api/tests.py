@@ -7,9 +7,10 @@ from typing import Any
 
 from fastapi import APIRouter, Query, Request
 
+from andon.server.api._shared import JSONRoute
 from andon.store import Store
 
-router = APIRouter(tags=["tests"])
+router = APIRouter(tags=["tests"], route_class=JSONRoute)
 
 FLAKY_REPORT_THRESHOLD = 3
 """A test flaky this often within the window is reported as needing attention."""

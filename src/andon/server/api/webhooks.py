@@ -9,9 +9,10 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 
+from andon.server.api._shared import JSONRoute
 from andon.server.notifying import Notifier
 
-router = APIRouter(tags=["webhooks"])
+router = APIRouter(tags=["webhooks"], route_class=JSONRoute)
 
 
 @router.get("/webhooks/deliveries")
