@@ -59,17 +59,36 @@ def postgres_admin() -> Iterator[Engine]:
     engine.dispose()
 
 
-@pytest.fixture
-def postgres_url(postgres_admin: Engine) -> Iterator[str]:
-    """The URL of a new, empty database, dropped after the test."""
+@pytest.fixture(scope="session")
+def postgres_database(postgres_admin: Engine) -> Iterator[URL]:
+    """One throwaway database for this test process, dropped at its end."""
     name = f"andon_test_{secrets.token_hex(6)}"
     with postgres_admin.connect() as connection:
         connection.execute(text(f'CREATE DATABASE "{name}"'))
     try:
-        yield postgres_admin.url.set(database=name).render_as_string(hide_password=False)
+        yield postgres_admin.url.set(database=name)
     finally:
         with postgres_admin.connect() as connection:
             connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+@pytest.fixture
+def postgres_url(postgres_database: URL) -> Iterator[str]:
+    """The URL of a new, empty schema (first on the connection's search path) of this
+    process's database, dropped after the test: as good as a new database for the store,
+    at a fraction of CREATE DATABASE's cost."""
+    schema = f"t_{secrets.token_hex(6)}"
+    admin = create_engine(postgres_database, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as connection:
+            connection.execute(text(f'CREATE SCHEMA "{schema}"'))
+        url = postgres_database.update_query_dict({"options": f"-csearch_path={schema}"})
+        yield url.render_as_string(hide_password=False)
+        with admin.connect() as connection:
+            connection.execute(text("SET lock_timeout = '10s'"))
+            connection.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
+    finally:
+        admin.dispose()
 
 
 @pytest.fixture
