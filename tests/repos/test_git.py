@@ -194,3 +194,28 @@ def test_is_branch_tells_branches_from_tags_and_commits(repo: Path) -> None:
     assert not repository.is_branch("v1")
     assert not repository.is_branch(head)
     assert not repository.is_branch("nope")
+
+
+def test_a_branch_tip_is_read_from_its_ref_loose_or_packed_without_running_git(
+    repo: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    opened = GitRepository.open(str(repo), mirrors=repo.parent / "mirrors", name="svc")
+    loose = git(repo, "rev-parse", "main")
+    git(repo, "branch", "packed")
+    git(repo, "pack-refs", "--all")
+    newer = commit(repo, {"README.md": "again\n"}, "again")
+    expected = {"main": newer, "packed": loose}
+
+    def no_git(*args: object, **kwargs: object) -> None:
+        raise AssertionError(f"git ran: {args}")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(subprocess, "run", no_git)
+        again = GitRepository.open(str(repo), mirrors=repo.parent / "mirrors", name="svc")
+        assert {ref: again.resolve(ref) for ref in expected} == expected
+    # What the files cannot say, git does: a commit, a tag, a name with "..".
+    assert opened.resolve(loose[:12]) == loose
+    git(repo, "tag", "v1", loose)
+    assert opened.resolve("v1") == loose
+    with pytest.raises(NotFoundError):
+        opened.resolve("../../HEAD..")

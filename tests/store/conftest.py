@@ -1,5 +1,6 @@
 """Fixtures for the store tests: a fake clock and a fresh database per test, on SQLite and on
-PostgreSQL (a throwaway database on the server at 127.0.0.1:5432, or ANDON_TEST_POSTGRES_URL).
+PostgreSQL (a throwaway schema of one database per test process, on the server at
+127.0.0.1:5432 or ANDON_TEST_POSTGRES_URL).
 """
 
 from __future__ import annotations

@@ -18,6 +18,12 @@ from andon.errors import ConfigurationError, NotFoundError, TemporaryError, Usag
 _REMOTE = re.compile(r"^([a-z][a-z0-9+.-]*://|[\w.-]+@[\w.-]+:)")
 _CREDENTIALS = re.compile(r"(://[^/@\s:]+:)[^/@\s]+@")
 GIT_TIMEOUT = 120.0
+_SHA = re.compile(r"^[0-9a-f]{40}([0-9a-f]{24})?$")
+_BRANCH = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._/-]*$")
+
+_git_dirs: dict[str, Path] = {}
+"""The git directory of each local source opened before: a repository does not move, and
+the server's poller opens each one every couple of seconds."""
 
 
 class CommitInfo(NamedTuple):
@@ -59,6 +65,9 @@ class GitRepository:
             raise NotFoundError(
                 f"there is no directory {source}; name a git repository's path or URL."
             )
+        known = _git_dirs.get(source)
+        if known is not None and (known / "HEAD").is_file():
+            return cls(known)
         try:
             top = _run(
                 ["git", "-C", str(path), "rev-parse", "--absolute-git-dir"],
@@ -69,7 +78,8 @@ class GitRepository:
                 f"{source} is not a git repository; run 'git init' and commit there, "
                 "or name another path."
             ) from None
-        return cls(Path(top.strip()))
+        _git_dirs[source] = Path(top.strip())
+        return cls(_git_dirs[source])
 
     def fetch(self) -> None:
         """Bring a mirror up to date with its remote."""
@@ -81,6 +91,9 @@ class GitRepository:
 
     def resolve(self, ref: str) -> str:
         """The commit that branch (or ref) ``ref`` points at."""
+        branch = self._branch_tip(ref)
+        if branch is not None:
+            return branch
         for candidate in (f"refs/heads/{ref}", ref):
             try:
                 out = self._git("rev-parse", "--verify", "--quiet", f"{candidate}^{{commit}}")
@@ -91,6 +104,28 @@ class GitRepository:
         raise NotFoundError(
             f"the repository has no branch '{ref}'; pass --trunk with the name of its trunk branch."
         )
+
+    def _branch_tip(self, ref: str) -> str | None:
+        """The commit branch ``ref`` points at, read from its ref file (or packed-refs)
+        without running git; None when that cannot be read so (git then answers)."""
+        if not _BRANCH.match(ref) or ".." in ref or ref.endswith((".lock", "/", ".")):
+            return None
+        name = f"refs/heads/{ref}"
+        try:
+            loose = (self.git_dir / name).read_text("ascii").strip()
+        except (OSError, UnicodeDecodeError):
+            loose = ""
+        if loose:
+            return loose if _SHA.match(loose) else None
+        try:
+            packed = (self.git_dir / "packed-refs").read_text("ascii")
+        except (OSError, UnicodeDecodeError):
+            return None
+        for line in packed.splitlines():
+            sha, _, refname = line.partition(" ")
+            if refname == name and _SHA.match(sha):
+                return sha
+        return None
 
     def is_branch(self, ref: str) -> bool:
         """Whether ``ref`` names a branch (rather than a tag or a commit)."""
