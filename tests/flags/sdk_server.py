@@ -35,7 +35,7 @@ CHECKOUT = {
 }
 
 
-def wait_until(condition: Callable[[], Any], timeout: float = 5.0, every: float = 0.01) -> Any:
+def wait_until(condition: Callable[[], Any], timeout: float = 15.0, every: float = 0.01) -> Any:
     """Poll ``condition`` until it is truthy (its value) or ``timeout`` seconds pass."""
     deadline = time.monotonic() + timeout
     while True:
