@@ -3,12 +3,14 @@ and a tiny registered service with a built artifact for the environments' tests.
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 import socket
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -17,6 +19,7 @@ from andon.settings import Settings
 from andon.spec import load_spec
 from andon.store import PipelineStatus, Store, open_store
 from andon.testing import git, make_repo
+from andon.testing.stacks import Stack, start_stack
 
 ROOT = Path(__file__).resolve().parents[1]
 SHOP = ROOT / "examples" / "shop"
@@ -200,3 +203,19 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         return 2 if item.nodeid.startswith("tests/cli/") else 3
 
     items.sort(key=weight)
+
+
+@pytest.fixture
+def make_stack(tmp_path: Path) -> Iterator[Callable[..., Stack]]:
+    """``make_stack(edit)`` starts a whole Andon — agent, server, the example shop at
+    ``examples/shop`` of its own repository, registered with its first pipeline green —
+    with the shop's andon.yaml changed by ``edit``; stopped after the test (the
+    end-to-end stories and the dashboard's browser test use it)."""
+    with contextlib.ExitStack() as stacks:
+
+        def make(edit: Callable[[str], str] = lambda text: text, **options: Any) -> Stack:
+            return stacks.enter_context(
+                start_stack(tmp_path, SHOP, directory="examples/shop", edit=edit, **options)
+            )
+
+        yield make

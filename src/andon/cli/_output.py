@@ -10,6 +10,7 @@ import sys
 from typing import Any
 
 from rich.console import Console
+from rich.table import Table
 
 console = Console(soft_wrap=True, highlight=False)
 errors = Console(stderr=True, soft_wrap=True, highlight=False)
@@ -34,3 +35,16 @@ def emit_json(data: Any) -> None:
     """``--json`` output: stable keys, ISO dates, newline at the end."""
     sys.stdout.write(json.dumps(data, indent=2, sort_keys=True, default=str) + "\n")
     sys.stdout.flush()
+
+
+def table(*columns: str) -> Table:
+    """A plain table (no box) with these column headings, rows to add."""
+    made = Table(box=None, pad_edge=False)
+    for column in columns:
+        made.add_column(column)
+    return made
+
+
+def when(value: str | None, empty: str = "-") -> str:
+    """An ISO time as ``2026-05-01 12:00`` (UTC), or ``empty``."""
+    return value[:16].replace("T", " ") if value else empty

@@ -13,10 +13,10 @@ from typing import Annotated, Any
 from urllib.parse import urlencode
 
 import typer
-from rich.table import Table
 
 from andon.cli._common import Json, Url, client
-from andon.cli._output import console, emit_json, note, say
+from andon.cli._output import console, emit_json, note, say, when
+from andon.cli._output import table as output_table
 from andon.errors import UsageError
 
 tokens = typer.Typer(help="API tokens: what people and scripts sign in with.", no_args_is_help=True)
@@ -58,11 +58,6 @@ def roles_text(roles: dict[str, str]) -> str:
     )
 
 
-def _when(value: str | None, empty: str = "-") -> str:
-    """An ISO time as ``2026-05-01 12:00`` (UTC), or ``empty``."""
-    return value[:16].replace("T", " ") if value else empty
-
-
 # -- who am I ---------------------------------------------------------------------------
 
 
@@ -74,7 +69,7 @@ def whoami(url: Url = None, as_json: Json = False) -> None:
         emit_json(me)
         return
     token = me["token"]
-    expires = f"expires {_when(token['expires_at'])}" if token["expires_at"] else "never expires"
+    expires = f"expires {when(token['expires_at'])}" if token["expires_at"] else "never expires"
     say(f"{me['name']}: {roles_text(me['roles'])}")
     say(f"token #{token['id']} ({token['name']}), {token['state']}, {expires}")
 
@@ -108,7 +103,7 @@ def create_token(
     typer.echo(created["token"])
     if quiet:
         return
-    expires = f"expires {_when(created['expires_at'])}" if created["expires_at"] else "no expiry"
+    expires = f"expires {when(created['expires_at'])}" if created["expires_at"] else "no expiry"
     say(
         f"token #{created['id']} ({created['name']}) of {created['user']}, {expires}; "
         "it will not be shown again: keep it now (scripts send it as ANDON_TOKEN)"
@@ -136,18 +131,16 @@ def list_tokens(
     if not found:
         note("No tokens; 'andon token create' makes one.")
         return
-    table = Table(box=None, pad_edge=False)
-    for column in ("ID", "NAME", "USER", "STATE", "CREATED", "EXPIRES", "LAST USED"):
-        table.add_column(column)
+    table = output_table("ID", "NAME", "USER", "STATE", "CREATED", "EXPIRES", "LAST USED")
     for token in found:
         table.add_row(
             str(token["id"]),
             token["name"],
             token["user"],
             token["state"],
-            _when(token["created_at"]),
-            _when(token["expires_at"], "never"),
-            _when(token["last_used_at"], "never"),
+            when(token["created_at"]),
+            when(token["expires_at"], "never"),
+            when(token["last_used_at"], "never"),
         )
     console.print(table)
 
@@ -196,12 +189,10 @@ def list_users(url: Url = None, as_json: Json = False) -> None:
     if as_json:
         emit_json(found)
         return
-    table = Table(box=None, pad_edge=False)
-    for column in ("NAME", "ROLES", "CREATED", "BY"):
-        table.add_column(column)
+    table = output_table("NAME", "ROLES", "CREATED", "BY")
     for user in found:
         table.add_row(
-            user["name"], roles_text(user["roles"]), _when(user["created_at"]), user["created_by"]
+            user["name"], roles_text(user["roles"]), when(user["created_at"]), user["created_by"]
         )
     console.print(table)
 

@@ -7,10 +7,10 @@ from typing import Annotated, Any
 from urllib.parse import urlencode
 
 import typer
-from rich.table import Table
 
 from andon.cli._common import Json, Url, client
 from andon.cli._output import console, emit_json, note, say
+from andon.cli._output import table as output_table
 
 app = typer.Typer(
     help="The audit trail: who changed what, and whether it holds.", no_args_is_help=True
@@ -42,9 +42,7 @@ def list_entries(
     if not entries:
         note("No audit entries match.")
         return
-    table = Table(box=None, pad_edge=False)
-    for column in ("ID", "TIME", "ACTOR", "ACTION", "TARGET"):
-        table.add_column(column)
+    table = output_table("ID", "TIME", "ACTOR", "ACTION", "TARGET")
     for entry in entries:
         table.add_row(
             str(entry["id"]),

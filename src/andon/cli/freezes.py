@@ -8,11 +8,11 @@ from datetime import UTC, datetime
 from typing import Annotated, Any
 
 import typer
-from rich.table import Table
 
 from andon.cli._client import ApiClient
 from andon.cli._common import Json, ProjectOption, Url, client, resolve_project
-from andon.cli._output import console, emit_json, note, say
+from andon.cli._output import console, emit_json, note, say, when
+from andon.cli._output import table as output_table
 from andon.errors import UsageError
 
 app = typer.Typer(
@@ -67,7 +67,7 @@ def add(
         emit_json(window)
         return
     say(
-        f"froze {environment} of {slug} until {_when(window['ends_at'])} UTC "
+        f"froze {environment} of {slug} until {when(window['ends_at'])} UTC "
         f"(freeze #{window['id']}): {window['reason']}"
     )
     note(
@@ -98,16 +98,14 @@ def list_(
         note(f"No freeze windows on {where}; 'andon freeze add ENV --reason R --for 4h' adds one.")
         return
     now = datetime.now(UTC)
-    table = Table(box=None, pad_edge=False)
-    for column in ("ID", "ENV", "STATE", "FROM", "UNTIL", "BY", "REASON"):
-        table.add_column(column)
+    table = output_table("ID", "ENV", "STATE", "FROM", "UNTIL", "BY", "REASON")
     for window in windows:
         table.add_row(
             str(window["id"]),
             window["environment"],
             _state(window, now),
-            _when(window["starts_at"]),
-            _when(window["ends_at"]),
+            when(window["starts_at"]),
+            when(window["ends_at"]),
             window["created_by"],
             window["reason"],
         )
@@ -154,8 +152,3 @@ def _state(window: dict[str, Any], now: datetime) -> str:
     if window["lifted_at"]:
         return "lifted"
     return "upcoming" if datetime.fromisoformat(window["starts_at"]) > now else "ended"
-
-
-def _when(value: str) -> str:
-    """An ISO time as ``2026-05-01 12:00``."""
-    return value[:16].replace("T", " ")

@@ -6,10 +6,10 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.table import Table
 
 from andon.cli._common import Json, Url, client
 from andon.cli._output import console, emit_json, note, say
+from andon.cli._output import table as output_table
 from andon.errors import NotFoundError
 from andon.repos import is_remote
 
@@ -61,9 +61,7 @@ def list_(url: Url = None, as_json: Json = False) -> None:
     if not projects:
         note("No projects yet; 'andon project add PATH' registers one.")
         return
-    table = Table(box=None, pad_edge=False)
-    for column in ("NAME", "SERVICE", "TRUNK", "COMMIT", "SOURCE", "DIR"):
-        table.add_column(column)
+    table = output_table("NAME", "SERVICE", "TRUNK", "COMMIT", "SOURCE", "DIR")
     for project in projects:
         table.add_row(
             project["name"],
