@@ -123,6 +123,9 @@ class Installation:
     def start(self) -> None:
         """``andon start`` (server and agent), then ``andon project add`` of the shop."""
         self.andon("start", "--port", str(self.port), "--agent-port", str(self.agent_port))
+        # The admin token the server's first start wrote, as the CLI sends it.
+        token = (self.home / "token").read_text("utf-8").strip()
+        self.api.headers["Authorization"] = f"Bearer {token}"
         self._remember_daemons()
         self.andon("project", "add", str(self.repo), "--dir", SHOP_DIR)
 

@@ -102,7 +102,9 @@ def main() -> None:
     server = start_server(home, port)
     url = f"http://127.0.0.1:{port}"
     try:
-        with httpx.Client(base_url=url, timeout=30) as api:
+        admin = (home / "token").read_text("utf-8").strip()  # written by the first start
+        signed = {"Authorization": f"Bearer {admin}"}
+        with httpx.Client(base_url=url, timeout=30, headers=signed) as api:
             api.put(f"{FLAGS}/new-checkout", json={"flag": FLAG, "by": "bench"}).raise_for_status()
             token = api.post(f"{FLAGS}/tokens", json={"name": "bench"}).json()["token"]
         agreed = check_answers(url, token)

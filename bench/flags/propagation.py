@@ -186,7 +186,8 @@ def main() -> None:
     port = free_port()
     server = start_server(home, port)
     url = f"http://127.0.0.1:{port}"
-    api = httpx.Client(base_url=url, timeout=30)
+    admin = (home / "token").read_text("utf-8").strip()  # written by the first start
+    api = httpx.Client(base_url=url, timeout=30, headers={"Authorization": f"Bearer {admin}"})
     try:
         api.put(f"{FLAGS}/new-checkout", json={"flag": FLAG, "by": "bench"}).raise_for_status()
         token = api.post(f"{FLAGS}/tokens", json={"name": "bench"}).json()["token"]
