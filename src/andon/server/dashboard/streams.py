@@ -72,6 +72,15 @@ def sse_event(name: str, html: str) -> str:
     return f"event: {name}\n" + "".join(f"data: {line}\n" for line in lines) + "\n"
 
 
+def _in_thread(draw: Callable[[Viewer], dict[str, str]]) -> Fragments:
+    """Fragments drawn by ``draw`` (which reads the store) in a worker thread."""
+
+    async def render(now: Viewer) -> dict[str, str]:
+        return await asyncio.to_thread(draw, now)
+
+    return render
+
+
 def _stream(request: Request, viewer: Viewer, fragments: Fragments) -> StreamingResponse:
     return StreamingResponse(
         _events(request, viewer, fragments),
@@ -137,10 +146,7 @@ async def line(
 ) -> StreamingResponse:
     """The banner of the line, for pages with no other live region."""
 
-    async def render(now: Viewer) -> dict[str, str]:
-        return {"line": await asyncio.to_thread(_line, request, now)}
-
-    return _stream(request, viewer, render)
+    return _stream(request, viewer, _in_thread(lambda now: {"line": _line(request, now)}))
 
 
 @router.get("/events/board")
@@ -155,10 +161,7 @@ async def board(
             "board": fragment("_board.html", board_context(store_of(request), now)),
         }
 
-    async def render(now: Viewer) -> dict[str, str]:
-        return await asyncio.to_thread(draw, now)
-
-    return _stream(request, viewer, render)
+    return _stream(request, viewer, _in_thread(draw))
 
 
 @router.get("/events/pipelines")
@@ -173,10 +176,7 @@ async def pipelines(
             "pipelines": fragment("_pipelines.html", pipelines_context(store_of(request), now)),
         }
 
-    async def render(now: Viewer) -> dict[str, str]:
-        return await asyncio.to_thread(draw, now)
-
-    return _stream(request, viewer, render)
+    return _stream(request, viewer, _in_thread(draw))
 
 
 @router.get("/events/pipelines/{pipeline_id}")
@@ -198,10 +198,7 @@ async def pipeline(
             "log": fragment("_log.html", context),
         }
 
-    async def render(now: Viewer) -> dict[str, str]:
-        return await asyncio.to_thread(draw, now)
-
-    return _stream(request, viewer, render)
+    return _stream(request, viewer, _in_thread(draw))
 
 
 @router.get("/events/projects/{project}/environments/{environment}")
