@@ -185,6 +185,19 @@ def test_commit_info_gives_author_subject_and_time(repo: Path) -> None:
     assert (author, message, committed_at) == tuple(info)
 
 
+def test_commit_times_are_the_committer_times_of_every_commit_asked(repo: Path) -> None:
+    first = commit(repo, {"d.txt": "d"}, "First", when="2024-05-06T07:00:00+00:00")
+    second = commit(repo, {"e.txt": "e"}, "Second", when="2024-05-06T09:30:00+02:00")
+
+    times = GitRepository(repo / ".git").commit_times([second, first])
+
+    assert times == {
+        first: datetime.fromisoformat("2024-05-06T07:00:00+00:00"),
+        second: datetime.fromisoformat("2024-05-06T09:30:00+02:00"),
+    }
+    assert GitRepository(repo / ".git").commit_times([]) == {}
+
+
 def test_is_branch_tells_branches_from_tags_and_commits(repo: Path) -> None:
     head = git(repo, "rev-parse", "HEAD")
     git(repo, "tag", "v1")

@@ -688,6 +688,8 @@ def test_each_strategy_takes_a_good_release_to_all_traffic_and_records_it(
         ]
         assert all(e.commits == [new.commit] and e.artifact == new.artifact for e in events)
         assert all(e.rollout_id == rollout["id"] for e in events)
+        # When the commit landed on trunk, for DORA's change lead time.
+        assert all(list(e.commit_times) == [new.commit] for e in events)
 
     world.run(scenario)
 

@@ -1,5 +1,6 @@
-"""Deploy events on SQLite and PostgreSQL: recording them, and reading them back oldest
-first, by project, environment, time and kind, as the DORA metrics will."""
+"""Deploy events on SQLite and PostgreSQL: recording them with when their commits landed,
+and reading them back oldest first, by project, environment, time and kind, as the DORA
+metrics do."""
 
 from __future__ import annotations
 
@@ -8,8 +9,13 @@ from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 import pytest
+from alembic import command
+from sqlalchemy import text
 
-from andon.store import DeployEventKind, DeployEventRecord, Store
+from andon.store import DeployEventKind, DeployEventRecord, Store, open_store
+from andon.store._engine import create_store_engine
+from andon.store._migrating import alembic_config, migrating_connection
+from andon.store._urls import parse_url
 
 ARTIFACT = "sha256:" + "bb" * 32
 
@@ -89,3 +95,40 @@ def test_an_event_as_a_dict_is_json_with_utc_times(store: Store) -> None:
     assert as_dict["at"] == "2024-05-01T12:00:00.123456Z"
     assert (as_dict["rollout_id"], as_dict["commits"]) == (3, ["c" * 40])
     assert json.loads(json.dumps(as_dict)) == as_dict
+
+
+def test_an_event_keeps_when_its_commits_landed_in_utc(store: Store) -> None:
+    landed = datetime(2024, 5, 1, 13, 30, tzinfo=timezone(timedelta(hours=2)))
+
+    event = record(
+        store, DeployEventKind.STARTED, commits=["c" * 40], commit_times={"c" * 40: landed}
+    )
+
+    assert event.commit_times == {"c" * 40: datetime(2024, 5, 1, 11, 30, tzinfo=UTC)}
+    assert store.deploy_events.list()[0].commit_times == event.commit_times
+    assert event.to_dict()["commit_times"] == {"c" * 40: "2024-05-01T11:30:00Z"}
+    assert record(store, DeployEventKind.FINISHED).commit_times == {}
+
+
+def test_upgrading_from_0006_gives_older_events_no_commit_times(database_url: str) -> None:
+    engine = create_store_engine(parse_url(database_url))
+    try:
+        with migrating_connection(engine) as connection:
+            config = alembic_config()
+            config.attributes["connection"] = connection
+            command.upgrade(config, "0006")
+        with engine.begin() as connection:
+            connection.execute(
+                text(
+                    "INSERT INTO deploy_events (project, environment, kind, at, version, "
+                    "artifact, commits, message) VALUES ('shop', 'prod', 'started', "
+                    "'2024-05-01 12:00:00', 'v1', 'sha256:x', '[\"c\"]', '')"
+                )
+            )
+    finally:
+        engine.dispose()
+
+    with open_store(database_url) as store:
+        (event,) = store.deploy_events.list()
+
+    assert (event.commits, event.commit_times) == (["c"], {})

@@ -14,7 +14,7 @@ from andon.store._migrating import head_revision
 
 
 def test_a_new_store_is_at_the_head_revision(store: Store) -> None:
-    assert store.schema_revision() == head_revision() == "0006"
+    assert store.schema_revision() == head_revision() == "0007"
 
 
 def test_opening_the_same_database_twice_is_idempotent_and_keeps_the_data(

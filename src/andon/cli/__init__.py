@@ -20,15 +20,19 @@ from andon.cli import (
     artifacts,
     audit,
     control_plane,
+    demo,
+    dora,
     environments,
     experiments,
     flags,
+    flow,
     freezes,
     hooks,
     line,
     logs,
     pipelines,
     projects,
+    reference,
     rollouts,
     secrets,
     spec,
@@ -66,6 +70,7 @@ def _root(
 app.command()(spec.validate)
 app.command()(spec.schema)
 app.command()(spec.init)
+app.command("cli-reference")(reference.cli_reference)
 app.command()(control_plane.server)
 app.command()(control_plane.start)
 app.command()(control_plane.stop)
@@ -75,6 +80,9 @@ app.add_typer(projects.app, name="project")
 app.add_typer(pipelines.app, name="pipeline")
 app.add_typer(artifacts.app, name="artifact")
 app.add_typer(line.app, name="line")
+app.command()(flow.flow)
+app.command()(dora.dora)
+app.command()(demo.demo)
 app.add_typer(tests.app, name="tests")
 app.add_typer(hooks.app, name="hooks")
 app.add_typer(environments.app, name="env")

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import re
 import subprocess
+from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import NamedTuple
@@ -216,6 +217,16 @@ class GitRepository:
         out = self._git("show", "-s", "--format=%an%x00%s%x00%cI", self._commit(commit))
         author, message, committed = out.rstrip("\n").split("\x00")
         return CommitInfo(author, message, datetime.fromisoformat(committed))
+
+    def commit_times(self, commits: Sequence[str]) -> dict[str, datetime]:
+        """The committer time of each of ``commits`` (full hashes in the repository), in
+        one git call: when it landed on the branch, which for a squash or rebase merge is
+        the merge, not when its work was authored."""
+        if not commits:
+            return {}
+        out = self._git("log", "--no-walk=unsorted", "--format=%H%x00%cI", *commits, "--")
+        pairs = (line.split("\x00") for line in out.splitlines() if line)
+        return {sha: datetime.fromisoformat(committed) for sha, committed in pairs}
 
     def _commit(self, commit: str) -> str:
         """The full hash of ``commit``, which must be in the repository."""

@@ -33,12 +33,15 @@ from andon.server.access import (
 from andon.server.api import access as access_routes
 from andon.server.api import (
     artifacts,
+    dora,
     environments,
     experiments,
     flags,
+    flow,
     health,
     hooks,
     line,
+    metrics,
     ofrep,
     pipelines,
     projects,
@@ -182,6 +185,8 @@ def _route(app: FastAPI) -> None:
         flags,
         experiments,
         webhooks,
+        dora,
+        flow,
     ):
         app.include_router(
             module.router, prefix="/api/v1", dependencies=signed_in, responses=_ERRORS
@@ -196,6 +201,8 @@ def _route(app: FastAPI) -> None:
         app.include_router(module.router, prefix="/api/v1", responses=_ERRORS)
     app.include_router(health.router, prefix="/api/v1", responses=error_responses(413, 503))
     app.include_router(ofrep.router)
+    # Prometheus scrapes /metrics with a viewer's token, outside /api/v1.
+    app.include_router(metrics.router, dependencies=signed_in, responses=_ERRORS)
     # The dashboard's pages after the API's routes, so that those match first.
     dashboard.install(app)
     install_error_handlers(

@@ -113,7 +113,7 @@ class Deploys:
                 f"{ahead.status.value}); wait for it, deploy with --queue, or abort it with "
                 f"'andon rollout abort {name}'."
             )
-        commits = await asyncio.to_thread(
+        carried = await asyncio.to_thread(
             carried_commits,
             store,
             self.lifecycle.settings,
@@ -129,8 +129,8 @@ class Deploys:
             from_artifact=environment.artifact,
             to_version=order.version,
             to_artifact=order.artifact,
-            commits=commits,
-            state=RolloutDocument.new(plan, state),
+            commits=carried.commits,
+            state=RolloutDocument.new(plan, state, carried.times),
             created_by=request.by,
             status=RolloutStatus.QUEUED if ahead is not None else RolloutStatus.RUNNING,
             message=state.decisions[-1].sentence if state.decisions else "",

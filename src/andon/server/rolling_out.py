@@ -205,10 +205,11 @@ class RolloutController:
             traffic=Traffic.only(version),
             decisions=(*state.decisions, DecisionRecord(now, DecisionKind.WARNING, sentence)),
         )
-        commits = carried_commits(
+        carried = carried_commits(
             self.store, self.settings, record.project, version, record.to_version
         )
-        document.rebased = {"version": version, "artifact": artifact, "commits": commits}
+        document.rebased = {"version": version, "artifact": artifact, "commits": carried.commits}
+        document.commit_times.update(carried.times)
         return {"state": document.to_dict(), "message": sentence}
 
     # -- one tick ------------------------------------------------------------------------
@@ -428,6 +429,8 @@ class RolloutController:
         _, old_artifact, commits = old_release(record)
         ours = action.version == record.to_version
         kind, at = DeployEventKind(action.kind.value), self.clock()
+        landed = document.commit_times if ours else {}
+        times = {sha: datetime.fromisoformat(landed[sha]) for sha in commits if sha in landed}
         self.store.deploy_events.record(
             project=record.project,
             environment=record.environment,
@@ -438,6 +441,7 @@ class RolloutController:
             message=action.sentence,
             rollout_id=record.id,
             at=at,
+            commit_times=times,
         )
         self.notifier.rollout_event(kind, record, action.version, action.sentence, at)
         audit(

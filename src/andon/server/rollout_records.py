@@ -1,7 +1,7 @@
 """A rollout's record as the reconciler and the API read it: the document kept in its
 ``state`` (:class:`RolloutDocument`: the plan, the engine's state, the actions being
-applied, queued commands, check results, the analysis run), the stored status of an
-engine phase, the release it goes over, and the commits it carries.
+applied, queued commands, check results, the analysis run, when its commits landed), the
+stored status of an engine phase, the release it goes over, and the commits it carries.
 
 :mod:`andon.server.rolling_out` writes documents; :mod:`andon.server.deploys` starts them;
 the rollouts API shows them.
@@ -9,7 +9,7 @@ the rollouts API shows them.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, NamedTuple
 
 from andon.errors import NotFoundError, UsageError
 from andon.repos import GitRepository
@@ -53,25 +53,41 @@ def old_release(record: RolloutRecord) -> tuple[str | None, str | None, list[str
     return record.from_version, record.from_artifact, list(record.commits)
 
 
+class Carried(NamedTuple):
+    """The commits a release carries beyond the one it goes over, and when they landed."""
+
+    commits: list[str]
+    times: dict[str, str]
+    """Each commit's committer time (ISO 8601) by sha, of those the repository could tell:
+    when it landed on trunk, which for a squash or rebase merge is the merge, not when its
+    work was authored. DORA's change lead time runs from it."""
+
+
 def carried_commits(
     store: Store, settings: Settings, project: str, old: str | None, new: str
-) -> list[str]:
+) -> Carried:
     """The commits release ``new`` carries beyond ``old``, oldest first (none when it
-    goes back; the release alone when the repository cannot tell)."""
+    goes back; the release alone, with no time, when the repository cannot tell)."""
     record = store.projects.get(project)
     try:
         repo = GitRepository.open(record.source, mirrors=settings.repos_dir, name=record.name)
         if old is not None and repo.commits_since(old, new, 1):
-            return []  # going back: it carries nothing new
-        return repo.commits_since(new, old, MAX_COMMITS)
+            return Carried([], {})  # going back: it carries nothing new
+        commits = repo.commits_since(new, old, MAX_COMMITS)
     except (UsageError, NotFoundError):
-        return [new]
+        return Carried([new], {})
+    try:
+        times = {sha: at.isoformat() for sha, at in repo.commit_times(commits).items()}
+    except (UsageError, NotFoundError):
+        # The lead times will be unknown; the deploy goes on.
+        times = {}
+    return Carried(commits, times)
 
 
 class RolloutDocument:
     """The rollout's record ``state``, read and written whole: the plan, the engine's
     state, the actions being applied, the queued commands, the results of the checks it
-    ran, the checks still running, and the analysis run."""
+    ran, the checks still running, the analysis run, and when its commits landed."""
 
     def __init__(self, data: dict[str, Any]) -> None:
         self.plan = RolloutPlan.from_dict(data["plan"])
@@ -92,11 +108,20 @@ class RolloutDocument:
         self.rebased: dict[str, Any] | None = data.get("rebased")
         """The release a queued rollout went over when its turn came, when the
         environment no longer ran the one it was queued over (see :func:`old_release`)."""
+        self.commit_times: dict[str, str] = dict(data.get("commit_times", {}))
+        """When each commit it carries landed on trunk (:attr:`Carried.times`), passed to
+        every deploy event."""
 
     @staticmethod
-    def new(plan: RolloutPlan, state: RolloutState) -> dict[str, Any]:
+    def new(
+        plan: RolloutPlan, state: RolloutState, commit_times: dict[str, str] | None = None
+    ) -> dict[str, Any]:
         """The document of a rollout that has not ticked yet."""
-        return {"plan": plan.to_dict(), "rollout": state.to_dict()}
+        return {
+            "plan": plan.to_dict(),
+            "rollout": state.to_dict(),
+            "commit_times": dict(commit_times or {}),
+        }
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -111,6 +136,7 @@ class RolloutDocument:
             "baseline": self.baseline,
             "seen": self.seen,
             "rebased": self.rebased,
+            "commit_times": self.commit_times,
         }
 
     def observations(self, canary: InstanceReport, stable: InstanceReport) -> Observations:

@@ -1,16 +1,17 @@
 """Deploy events, an append-only log per environment: ``DeployEventKind``, the
 ``DeployEventRecord`` value and the ``DeployEventRepository`` over them.
 
-The rollout reconciler records what each rollout did through ``store.deploy_events``; the
-DORA metrics (deployment frequency, lead time from commit, change failure rate, time to
-restore) are computed from them.
+The rollout reconciler records what each rollout did through ``store.deploy_events``;
+DORA's metrics (:mod:`andon.dora`) are computed from them. Each event keeps the commits the
+release carries and when each landed on trunk, so that the change lead time needs no
+repository when it is computed.
 """
 
 from __future__ import annotations
 
 import builtins
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
@@ -52,6 +53,9 @@ class DeployEventRecord:
     # The commit shas the release carries beyond the previous one.
     commits: list[str]
     message: str
+    # When each of ``commits`` landed on trunk (its committer time), of those the
+    # repository could tell; empty on events recorded before these were kept.
+    commit_times: dict[str, datetime] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-able values; datetimes as ISO 8601 in UTC with a ``Z``."""
@@ -67,6 +71,7 @@ class DeployEventRecord:
             # A copy, so that a caller editing the result cannot change this record.
             "commits": list(self.commits),
             "message": self.message,
+            "commit_times": {sha: iso_utc(at) for sha, at in self.commit_times.items()},
         }
 
 
@@ -85,8 +90,14 @@ class DeployEventRepository(Repository):
         message: str = "",
         rollout_id: int | None = None,
         at: datetime | None = None,
+        commit_times: Mapping[str, datetime] | None = None,
     ) -> DeployEventRecord:
-        """Record that ``kind`` happened to the deploy of ``version``, at ``at`` or now."""
+        """Record that ``kind`` happened to the deploy of ``version``, at ``at`` or now;
+        ``commit_times`` says when each commit landed on trunk (timezone-aware)."""
+        times = {
+            sha: iso_utc(aware_utc(when, "commit_times"))
+            for sha, when in (commit_times or {}).items()
+        }
         statement = (
             insert(deploy_events)
             .values(
@@ -99,6 +110,7 @@ class DeployEventRepository(Repository):
                 artifact=artifact,
                 commits=list(commits),
                 message=message,
+                commit_times=times,
             )
             .returning(*deploy_events.c)
         )
@@ -132,4 +144,7 @@ class DeployEventRepository(Repository):
 def _record(row: Row[Any]) -> DeployEventRecord:
     values = dict(row._mapping)
     values["kind"] = DeployEventKind(values["kind"])
+    values["commit_times"] = {
+        sha: datetime.fromisoformat(when) for sha, when in (values["commit_times"] or {}).items()
+    }
     return DeployEventRecord(**values)

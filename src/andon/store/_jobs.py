@@ -19,6 +19,7 @@ from sqlalchemy import Row, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from andon.errors import ConflictError, NotFoundError
+from andon.store._engine import WRITE_LOCK_OPTION
 from andon.store._failures import is_unique_violation
 from andon.store._pipelines import pipeline_not_found
 from andon.store._repository import Repository, aware_utc, iso_utc_or_none
@@ -124,6 +125,9 @@ class JobRepository(Repository):
         statement = insert(job_runs).returning(*job_runs.c, sort_by_parameter_order=True)
         try:
             with self._transaction() as session:
+                # A read, then writes: on SQLite the write lock is taken first, or another
+                # writer's commit in between fails this at once ("database is locked").
+                session.connection(execution_options={WRITE_LOCK_OPTION: True})
                 exists = select(pipelines.c.id).where(pipelines.c.id == pipeline_id)
                 if session.execute(exists).one_or_none() is None:
                     raise pipeline_not_found(pipeline_id)

@@ -329,6 +329,9 @@ deploy_events = Table(
     Column("artifact", Text, nullable=False),
     Column("commits", JSON, nullable=False),
     Column("message", Text, nullable=False),
+    # When each carried commit landed on trunk (sha → committer time, ISO 8601), for the
+    # change lead time; {} when the repository could not tell, and on older events.
+    Column("commit_times", JSON, nullable=False, server_default=text("'{}'")),
 )
 Index("ix_deploy_events_project_at", deploy_events.c.project, deploy_events.c.at)
 

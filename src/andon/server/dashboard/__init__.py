@@ -1,7 +1,8 @@
 """The dashboard: server-rendered HTML pages (Jinja2), enhanced by htmx and refreshed
 live over Server-Sent Events; readable without JavaScript, signed into with an API token.
 
-Pages: the value-stream board (``/``), pipelines with live logs, environments with their
+Pages: the value-stream board (``/``), delivery (``/delivery``: DORA's metrics and the
+flow of work), pipelines with live logs, environments with their
 rollouts live and the buttons that steer them, flags, experiments and the audit trail; the
 line's banner on every one. :func:`install` adds it to the control plane's app
 (``andon.server.app``): its routes after the API's, the sessions, the handlers that turn a
@@ -16,6 +17,7 @@ from andon.server.dashboard import (
     assets,
     audit,
     board,
+    delivery,
     environments,
     experiments,
     flags,
@@ -32,6 +34,7 @@ router = APIRouter(include_in_schema=False)
 for _module in (
     signing_in,
     board,
+    delivery,
     pipelines,
     environments,
     rollouts,

@@ -2,79 +2,27 @@
 may see, as a row moving left to right through pipeline, artifact, each environment and
 the release by a flag, with the time spent working and waiting at each stage.
 
-The rows are decided by :mod:`~andon.server.dashboard.value_stream`; the board's live
+The rows are decided by :mod:`~andon.dora.value_stream`; the board's live
 region is refreshed over the page's event stream (``/events/board``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse
 
-from andon.errors import AndonError
+from andon.dora import ARTIFACT, PIPELINE, RELEASE, assess_value_stream
 from andon.server.dashboard._web import Viewer, page, signed_in, store_of
-from andon.server.dashboard.value_stream import (
-    ARTIFACT,
-    PIPELINE,
-    RELEASE,
-    FlowRecords,
-    assess_value_stream,
-)
-from andon.store import ArtifactRecord, ProjectRecord, Store
+from andon.server.flow_reports import flow_records, stream_environments
+from andon.store import Store
 
 router = APIRouter(include_in_schema=False)
 
 ROWS = 15
 """Commits on the board per project."""
-
-
-def stream_environments(store: Store, project: ProjectRecord) -> list[str]:
-    """The environments of the stream, in andon.yaml's order: those declared without a
-    ttl (copies for previews come and go) that were ever created; all of them before any
-    was."""
-    declared = [
-        name
-        for name, environment in (project.spec.get("environments") or {}).items()
-        if not (environment or {}).get("ttl")
-    ]
-    created = {record.name for record in store.environments.list(project.name)}
-    used = [name for name in declared if name in created]
-    return used or declared
-
-
-def flow_records(
-    store: Store, project: str, environments: Sequence[str], *, limit: int = 20
-) -> FlowRecords:
-    """The records of ``project``'s stream: its ``limit`` newest trunk pipelines and what
-    followed them."""
-    pipelines = [p for p in store.pipelines.list(project=project, limit=limit * 2) if p.on_trunk]
-    pipelines = pipelines[:limit]
-    if not pipelines:
-        return FlowRecords(project, environments, [])
-    since = min(p.created_at for p in pipelines)
-    artifacts: dict[str, ArtifactRecord] = {}
-    for digest in {p.artifact for p in pipelines if p.artifact}:
-        try:
-            artifacts[digest] = store.artifacts.get(digest)
-        except AndonError:
-            continue  # removed since: the board shows the digest alone
-    last = environments[-1] if environments else None
-    return FlowRecords(
-        project=project,
-        environments=environments,
-        pipelines=pipelines,
-        jobs={p.id: store.jobs.list_for_pipeline(p.id) for p in pipelines},
-        artifacts=artifacts,
-        deploy_events=store.deploy_events.list(project, since=since),
-        rollouts=[
-            r for r in store.rollouts.list(project=project, limit=50) if r.created_at >= since
-        ],
-        flag_changes=store.flags.history(project, last, limit=200) if last else (),
-    )
 
 
 def board_context(store: Store, viewer: Viewer, now: datetime | None = None) -> dict[str, Any]:

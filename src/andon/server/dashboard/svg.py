@@ -1,7 +1,7 @@
 """Small charts drawn on the server as SVG, so that the dashboard needs no chart library
 and a page reads the same without JavaScript: canary beside stable for each metric of a
 rollout's analysis, a traffic split, experiment variants, and the working/waiting split
-of a value-stream stage.
+of a value-stream stage (one commit's, or every stage's over a window).
 
 Every chart is an ``<svg role="img">`` with a ``<title>`` that says in words what it
 draws; pages show the figures as text beside it too. Colours come from classes of
@@ -135,6 +135,37 @@ def flow_bar(working: float | None, waiting: float | None, *, width: int = 96) -
         f'class="bar bar-working"/><rect x="{worked:.1f}" y="0" '
         f'width="{width - worked:.1f}" height="8" class="bar bar-waiting"/></svg>'
     )
+
+
+def flow_chart(stages: Sequence[tuple[str, float, float]], *, width: int = 520) -> Markup:
+    """Each stage's (name, process, wait) seconds as one horizontal bar, process solid
+    then wait in grey, all on one scale, so that where the time goes stands out."""
+    row, label_width, text_width = 22, 90, 170
+    room = max(width - label_width - text_width, 20)
+    top = max((process + wait for _, process, wait in stages), default=0.0) or 1.0
+    said = "; ".join(
+        f"{name} process {duration(process)}, wait {duration(wait)}"
+        for name, process, wait in stages
+    )
+    parts = [_open(f"time per stage: {said or 'none'}", width, row * max(len(stages), 1) + 4)]
+    for index, (name, process, wait) in enumerate(stages):
+        y = 2 + index * row
+        worked, waited = room * process / top, room * wait / top
+        parts.append(
+            f'<text x="0" y="{y + 15}" class="chart-label">{escape(name)}</text>'
+            f'<rect x="{label_width}" y="{y + 3}" width="{worked:.1f}" height="14" '
+            f'class="bar bar-working"/>'
+            f'<rect x="{label_width + worked:.1f}" y="{y + 3}" width="{waited:.1f}" '
+            f'height="14" class="bar bar-waiting"/>'
+            f'<text x="{label_width + worked + waited + 6:.1f}" y="{y + 15}" '
+            f'class="chart-value">{_split(process, wait)}</text>'
+        )
+    parts.append("</svg>")
+    return Markup("".join(parts))
+
+
+def _split(process: float, wait: float) -> str:
+    return f"{duration(process)} + {duration(wait)}" if process + wait > 0 else "—"
 
 
 def duration(seconds: float | None) -> str:

@@ -7,7 +7,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from andon.server.dashboard.value_stream import (
+from andon.dora.value_stream import (
     FlowRecords,
     StageState,
     assess_value_stream,

@@ -1,10 +1,11 @@
-"""The value-stream board's rows, decided purely: each recent trunk commit as it moves
-from its pipeline to its artifact, through each environment, to its release by a flag,
-with the time spent working and waiting at each stage.
+"""The value stream's rows, decided purely: each recent trunk commit as it moves from its
+pipeline to its artifact, through each environment, to its release by a flag, with the
+time spent working and waiting at each stage.
 
-The board (:mod:`~andon.server.dashboard.board`) gathers the records from the store and
+The server gathers the records from the store (:mod:`~andon.server.flow_reports`) and
 calls :func:`assess_value_stream`, which has no side effects: the same records and
-``now`` always give the same rows.
+``now`` always give the same rows. The dashboard's board draws them one by one;
+:func:`~andon.dora.flow.assess_flow` sums them up over a window.
 
 A stage is *ready* when the stage before it ended, *started* when work on it began and
 *finished* when it ended; waiting is ready → started, working is started → finished
