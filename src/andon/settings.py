@@ -18,7 +18,34 @@ from pathlib import Path
 
 from andon.errors import ConfigurationError
 
-__all__ = ["DEFAULT_HOST", "DEFAULT_PORT", "Settings"]
+__all__ = [
+    "DEFAULT_HOST",
+    "DEFAULT_PORT",
+    "INHERITED_VARIABLES",
+    "Settings",
+    "inherited_environment",
+]
+
+INHERITED_VARIABLES = (
+    "PATH",
+    "HOME",
+    "USER",
+    "LOGNAME",
+    "LANG",
+    "LC_ALL",
+    "LC_CTYPE",
+    "TZ",
+    "TMPDIR",
+)
+"""What the processes Andon starts for a service (instances, environment commands, command
+metrics) get from Andon's own environment: enough to find programs and a home, nothing of
+Andon's settings or secrets (``ANDON_SECRET_KEY``, ``ANDON_DATABASE_URL``, …)."""
+
+
+def inherited_environment() -> dict[str, str]:
+    """The :data:`INHERITED_VARIABLES` this process has, to start a service's process with."""
+    return {name: os.environ[name] for name in INHERITED_VARIABLES if name in os.environ}
+
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8700

@@ -370,6 +370,14 @@ def test_a_command_that_exits_0_passes_and_sees_the_versions_it_judges() -> None
     assert observed.answers == {"synthetic": Answer(True, "checkout works")}
 
 
+def test_a_command_sees_none_of_andons_own_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ANDON_SECRET_KEY", "not-for-commands")
+
+    observed = command('test -z "$ANDON_SECRET_KEY" && test -n "$PATH" && echo clean')
+
+    assert observed.answers == {"synthetic": Answer(True, "clean")}
+
+
 def test_a_command_that_exits_otherwise_fails_with_its_last_line() -> None:
     observed = command('echo "checking"; echo "orders down 40%" >&2; exit 3')
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import time
 from collections import Counter
 from collections.abc import Awaitable, Callable
@@ -30,14 +29,11 @@ from andon.agent.policy import (
 )
 from andon.agent.processes import InstanceProcess
 from andon.errors import NotFoundError, UsageError
+from andon.settings import inherited_environment
 
 log = logging.getLogger("andon.agent")
 
 OnChange = Callable[[InstanceRecord], Awaitable[None]]
-
-# Variables an instance gets from the agent's own environment unless the caller sets them:
-# enough to find programs and a home, nothing that says where the agent runs.
-_INHERITED = ("PATH", "HOME", "USER", "LOGNAME", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "TMPDIR")
 
 
 class _Supervised:
@@ -170,7 +166,7 @@ class Supervisor:
 
     def _spawn(self, supervised: _Supervised) -> None:
         record, spec = supervised.record, supervised.record.spec
-        env = {name: os.environ[name] for name in _INHERITED if name in os.environ}
+        env = inherited_environment()
         env.update(spec.env)
         env.update(
             {

@@ -20,13 +20,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from andon.environments.steps import StepError
+from andon.settings import inherited_environment
 
 MASK = "***"
 TAIL_LINES = 5
 _KILL_GRACE_S = 2.0
-# What commands get from the server's own environment unless the environment sets it:
-# enough to find programs and a home, nothing of the server's own settings or secrets.
-_INHERITED = ("PATH", "HOME", "USER", "LOGNAME", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "TMPDIR")
 
 
 def mask(text: str, secrets: Iterable[str]) -> str:
@@ -85,7 +83,7 @@ async def run_command(
     """Run ``command`` with bash in ``cwd`` with ``variables`` (over a few of the server's
     own, such as PATH), appending its output to ``log``; killed with its whole process
     group after ``timeout`` seconds."""
-    env = {name: os.environ[name] for name in _INHERITED if name in os.environ}
+    env = inherited_environment()
     env.update(variables)
     log.note(f"running `{command}` in {cwd}")
     process = await asyncio.create_subprocess_exec(

@@ -14,6 +14,7 @@ from pathlib import Path
 from andon.analysis.providers.protocol import Subject
 from andon.analysis.readings import Answer, Observed
 from andon.errors import TemporaryError
+from andon.settings import inherited_environment
 
 _CANNOT_RUN = (126, 127)
 """The shell's exit statuses for a command it could not run (not executable, not found):
@@ -33,7 +34,7 @@ class CommandProvider:
     timeout: float = 30.0
     cwd: Path | None = None
     env: Mapping[str, str] = field(default_factory=dict)
-    """Variables added to Andon's own environment."""
+    """Variables added to the few it inherits (``andon.settings.INHERITED_VARIABLES``)."""
 
     @property
     def source(self) -> str:
@@ -41,8 +42,9 @@ class CommandProvider:
 
     async def observe(self, subject: Subject) -> Observed:
         """The command's verdict about ``subject``; its last line of output is the message."""
+        # Never Andon's own environment: it holds the secrets' key and the database's URL.
         env = {
-            **os.environ,
+            **inherited_environment(),
             **self.env,
             "ANDON_CANARY": subject.canary,
             "ANDON_STABLE": subject.stable or "",
