@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from andon.artifacts import unpacking
+from andon.artifacts import extracting
 from andon.artifacts.building import build_artifact
 from andon.artifacts.unpacking import unpack
 from andon.errors import ArtifactError, ConflictError
@@ -165,9 +165,19 @@ MALICIOUS: dict[str, tuple[list[tuple[tarfile.TarInfo, bytes | None]], str, str]
 }
 
 
+@pytest.fixture(params=[True, False], ids=["with filters", "without filters"])
+def filters(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> bool:
+    """Python's tarfile with extraction filters (3.11.4 on), and without (3.11.0 to 3.11.3)."""
+    if request.param and not extracting.HAS_FILTERS:
+        pytest.skip("this Python's tarfile has no extraction filters")
+    monkeypatch.setattr(extracting, "HAS_FILTERS", request.param)
+    return bool(request.param)
+
+
 @pytest.mark.parametrize(("members", "member", "problem"), MALICIOUS.values(), ids=MALICIOUS)
 def test_a_crafted_archive_is_refused_naming_the_member_and_leaves_nothing(
     tmp_path: Path,
+    filters: bool,
     members: list[tuple[tarfile.TarInfo, bytes | None]],
     member: str,
     problem: str,
@@ -207,8 +217,8 @@ def test_an_archive_that_cannot_be_read_leaves_nothing(
 def test_the_data_filter_stops_what_the_checks_would_miss(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    unchecked: Callable[..., None] = lambda *_: None  # noqa: E731
-    monkeypatch.setattr(unpacking, "_check_members", unchecked)
+    unchecked: Callable[..., None] = lambda *_, **__: None  # noqa: E731
+    monkeypatch.setattr(extracting, "check_members", unchecked)
     archive = write_archive(tmp_path / "evil.tar.gz", [symlink("shop/etc", "/etc")])
     dest = tmp_path / "dest"
 
@@ -219,3 +229,18 @@ def test_the_data_filter_stops_what_the_checks_would_miss(
         unpack(archive, dest)
     assert not dest.exists()
     assert leftovers(tmp_path) == []
+
+
+def test_without_filters_members_lose_set_id_bits_and_others_write_as_with_them(
+    tmp_path: Path, filters: bool
+) -> None:
+    risky, shared = file("shop/run.sh", b"#!/bin/sh\n"), file("shop/data.txt")
+    risky[0].mode, shared[0].mode = 0o4777, 0o0066
+    archive = write_archive(tmp_path / "modes.tar.gz", [directory("shop"), risky, shared])
+    dest = tmp_path / "dest"
+
+    unpack(archive, dest)
+
+    assert stat.S_IMODE((dest / "shop" / "run.sh").stat().st_mode) == 0o755
+    assert stat.S_IMODE((dest / "shop" / "data.txt").stat().st_mode) == 0o644
+    assert (dest / "shop" / "run.sh").read_bytes() == b"#!/bin/sh\n"

@@ -5,6 +5,7 @@ The pipeline builds and stores them; environments and rollouts verify and unpack
 """
 
 from andon.artifacts.building import BuiltArtifact, build_artifact
+from andon.artifacts.extracting import UnsafeMemberError, extract
 from andon.artifacts.local_store import ArtifactStore, LocalArtifactStore, StoredArtifact
 from andon.artifacts.manifests import FileEntry, LockRecord, Manifest, digest_hex, short_digest
 from andon.artifacts.unpacking import unpack
@@ -17,8 +18,10 @@ __all__ = [
     "LockRecord",
     "Manifest",
     "StoredArtifact",
+    "UnsafeMemberError",
     "build_artifact",
     "digest_hex",
+    "extract",
     "short_digest",
     "unpack",
 ]

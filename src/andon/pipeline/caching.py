@@ -16,6 +16,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path, PurePosixPath
 from typing import Any
 
+from andon.artifacts import UnsafeMemberError, extract
 from andon.pipeline._globbing import find_files
 from andon.pipeline.planning import PlannedJob
 from andon.pipeline.workspaces import safe_directory_name
@@ -93,8 +94,8 @@ class CacheDirectories:
             with tarfile.open(self.path(job, workspace), mode="r:") as archive:
                 if not all(_within(m.name, directories) for m in archive.getmembers()):
                     return False
-                archive.extractall(workspace, filter="tar")
-        except (OSError, tarfile.TarError):
+                extract(archive, workspace, outside_links=True)
+        except (OSError, tarfile.TarError, UnsafeMemberError):
             # A missing or damaged cache is a miss; a half-restored one would mislead the job.
             for directory in directories:
                 shutil.rmtree(workspace / directory, ignore_errors=True)

@@ -12,6 +12,7 @@ import tarfile
 import threading
 from pathlib import Path
 
+from andon.artifacts import UnsafeMemberError, extract
 from andon.errors import PermanentError
 from andon.repos import GitRepository
 
@@ -67,8 +68,8 @@ class WorkspaceFactory:
         self._created.append(path)
         try:
             with tarfile.open(fileobj=io.BytesIO(self.snapshot()), mode="r:") as archive:
-                archive.extractall(path, filter="data")
-        except tarfile.FilterError as exc:
+                extract(archive, path)
+        except UnsafeMemberError as exc:
             shutil.rmtree(path, ignore_errors=True)
             raise PermanentError(
                 f"commit {self.commit[:12]} holds a file that cannot be put in a workspace "
