@@ -166,6 +166,8 @@ def test_a_missing_chromium_fails_saying_how_to_install_it(
 
 
 @pytest.mark.e2e
+# With the pipeline story, one after the other on one worker (see tests/e2e).
+@pytest.mark.xdist_group("stories-b")
 @pytest.mark.timeout(240)
 def test_the_board_follows_a_commit_from_its_pipeline_to_its_release(
     make_stack: Callable[..., Stack],

@@ -25,6 +25,7 @@ if typing.TYPE_CHECKING:
     from andon.agent.admin import create_admin_app, render_metrics
     from andon.agent.data_plane import Backend, DataPlane, EnvironmentView, NullDataPlane
     from andon.agent.instances import InstancePhase, InstanceRecord, InstanceSpec, InstanceStatus
+    from andon.agent.leftovers import kill_agent_leftovers
     from andon.agent.logs import InstanceLog
     from andon.agent.policy import (
         CheckVerdict,
@@ -56,6 +57,7 @@ _HOMES = {
     "InstanceRecord": "instances",
     "InstanceSpec": "instances",
     "InstanceStatus": "instances",
+    "kill_agent_leftovers": "leftovers",
     "InstanceLog": "logs",
     "CheckVerdict": "policy",
     "CrashHistory": "policy",
@@ -105,6 +107,7 @@ __all__ = [
     "decide_after_exit",
     "describe_exit",
     "ensure_token",
+    "kill_agent_leftovers",
     "read_token",
     "render_metrics",
     "serve_agent",

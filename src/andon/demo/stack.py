@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import importlib.util
-import json
 import os
 import shutil
 import signal
@@ -20,8 +19,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from andon.agent.processes import is_running
-from andon.agent.router import router_namespace
+from andon.agent import kill_agent_leftovers
 from andon.demo.failures import DemoError
 from andon.settings import Settings
 
@@ -108,7 +106,7 @@ class PrivateAndon:
         its environments' routers. Never raises: it runs on the way out of a failure."""
         with contextlib.suppress(DemoError):
             self.andon("stop", timeout=60)
-        _kill_leftovers(self.settings.agent_dir)
+        kill_agent_leftovers(self.settings.agent_dir)
         _kill_strays(self.home)
 
     def remove(self) -> None:
@@ -130,27 +128,5 @@ def _kill_strays(home: Path) -> None:
         except OSError:
             continue
         if cwd == home or home in cwd.parents or marker in environment:
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.kill(int(process.name), signal.SIGKILL)
-
-
-def _kill_leftovers(state_dir: Path) -> None:
-    """SIGKILL the instances the agent's state file records as running and the router
-    workers of its environments (found by their control names on their command lines)."""
-    with contextlib.suppress(OSError, ValueError, KeyError, TypeError):
-        document = json.loads((state_dir / "agent-state.json").read_text())
-        for record in document["instances"]:
-            if record["pid"] and is_running(record["pid"], record["start_ticks"]):
-                with contextlib.suppress(ProcessLookupError, PermissionError):
-                    os.killpg(record["pid"], signal.SIGKILL)
-    prefix = router_namespace(state_dir).encode() + b"."
-    for process in Path("/proc").iterdir():
-        if not process.name.isdigit():
-            continue
-        try:
-            arguments = (process / "cmdline").read_bytes().split(b"\0")
-        except OSError:
-            continue
-        if b"--control" in arguments and any(a.startswith(prefix) for a in arguments):
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.kill(int(process.name), signal.SIGKILL)
