@@ -29,18 +29,10 @@ from andon.store import (
     Store,
     open_store,
 )
-from andon.testing import admin_token
+from andon.testing import FakeClock, admin_token
 from andon.testing.access import user_bearer
 
 CSRF = re.compile(r'name="csrf" value="([^"]+)"')
-
-
-@dataclass
-class Clock:
-    at: datetime
-
-    def __call__(self) -> datetime:
-        return self.at
 
 
 @dataclass
@@ -61,7 +53,7 @@ class Site:
         return client
 
 
-def seed(store: Store, clock: Clock, start: datetime) -> None:
+def seed(store: Store, clock: FakeClock, start: datetime) -> None:
     """Project ``shop`` (test, prod): commit ``a`` two hours before ``start`` — tested
     8 min after 2 queued, packaged in 2, straight to prod 30 min later, 10 min there —
     and a stop of the line of 15 min an hour before ``start``."""
@@ -108,7 +100,7 @@ def seed(store: Store, clock: Clock, start: datetime) -> None:
 def site(andon_home: Path) -> Iterator[Site]:
     settings = Settings.from_env()
     start = datetime.now(UTC)
-    clock = Clock(start)
+    clock = FakeClock(start)
     with open_store(settings.database_url, clock=clock) as store:
         seed(store, clock, start)
         app = create_app(settings, store, controllers=False)

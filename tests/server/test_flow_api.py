@@ -26,15 +26,7 @@ from andon.store import (
     Store,
     open_store,
 )
-from andon.testing import bearer, user_bearer
-
-
-@dataclass
-class Clock:
-    at: datetime
-
-    def __call__(self) -> datetime:
-        return self.at
+from andon.testing import FakeClock, bearer, user_bearer
 
 
 @dataclass
@@ -54,7 +46,7 @@ class Api:
         return dict(response.json())
 
 
-def seed(store: Store, clock: Clock, start: datetime) -> None:
+def seed(store: Store, clock: FakeClock, start: datetime) -> None:
     """Commit ``a`` five hours before ``start``: queued 2 min, tested 8 min, packaged 2 min
     after a minute's wait, in test 5 min after 7, in prod 10 min after 35. The line stopped
     for 30 min three hours before, and by hand 20 min before ``start``, still stopped."""
@@ -106,7 +98,7 @@ def seed(store: Store, clock: Clock, start: datetime) -> None:
 def api(andon_home: Path) -> Iterator[Api]:
     settings = Settings.from_env()
     start = datetime.now(UTC)
-    clock = Clock(start)
+    clock = FakeClock(start)
     with open_store(settings.database_url, clock=clock) as store:
         seed(store, clock, start)
         with TestClient(
